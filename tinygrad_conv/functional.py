@@ -1,0 +1,231 @@
+"""Layers written once for both engines: a grid of Values in, a grid out; a Tensor in, a Tensor out.
+
+Each layer is composed from a handful of backend ops (`pad`, `windows`,
+`matmul`, `reduce_sum/mean/max`, `logsumexp`, `relu`) that `grid_ops` builds
+from Value primitives and `tensor_ops` from Tensor primitives. No layer has
+a backward of its own: its gradient is whatever reverse mode makes of the ops
+it was composed from. For a conv that is the textbook result
+
+    o[n,k,i,j]    = sum_{c,a,b} x_pad[n, c, s*i + d*a, s*j + d*b] * W[k,c,a,b]  (+ bias[k])
+    dL/dW[k,c,a,b] = sum_{n,i,j} dL/do[n,k,i,j] * x_pad[n, c, s*i + d*a, s*j + d*b]
+
+because W[k,c,a,b] is one factor of one product in every output o[n,k,i,j].
+"""
+import numbers
+
+import numpy as np
+
+from . import grid_ops
+from .grid import name_grid
+from .value import Value
+from .windows import output_size
+
+
+def _backend(x, what="x"):
+    """The ops module for x's engine: grid_ops for a grid of Values, tensor_ops for a Tensor."""
+    if type(x).__name__ == "Tensor":
+        from . import tensor_ops  # imported on first use: grid users never need it
+        if isinstance(x, tensor_ops.Tensor):
+            return tensor_ops
+    if isinstance(x, (np.ndarray, Value)) or isinstance(x, (list, tuple)):
+        return grid_ops
+    raise TypeError(f"{what} must be a grid of Values (numpy array, dtype=object) or a Tensor, "
+                    f"got {type(x).__name__}")
+
+
+def _pair(v, what, minimum):
+    """An int or a pair of ints as a pair, checked to be >= minimum."""
+    pair = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if len(pair) != 2 or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in pair):
+        raise TypeError(f"{what} must be an int or a pair of ints, got {v!r}")
+    if min(pair) < minimum:
+        bound = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{what} must be {bound}, got {v!r}")
+    return tuple(int(n) for n in pair)
+
+
+def _named(B, out, name):
+    """Grid outputs get their textbook names (o11 ...); Tensors have none."""
+    if B is grid_ops and name is not None:
+        name_grid(out, name)
+    return out
+
+
+def _check_fits(H, W, kernel, dilation, padding, what, shape):
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if span[0] > H + 2 * padding[0] or span[1] > W + 2 * padding[1]:
+        raise ValueError(f"{what} of extent {span[0]}x{span[1]} (kernel {kernel[0]}x{kernel[1]}, dilation "
+                         f"{dilation}) is larger than the padded input {H + 2 * padding[0]}x{W + 2 * padding[1]} "
+                         f"(input shape {shape}, padding {padding})")
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name="o"):
+    """2-D cross-correlation, as PyTorch's conv2d: windows, multiply, sum.
+
+    x (H, W) with weight (kh, kw) gives (OH, OW); x (C, H, W) or (N, C, H, W)
+    with weight (K, C // groups, kh, kw) gives (K, OH, OW) or (N, K, OH, OW),
+    where OH = floor((H + 2p - d*(kh-1) - 1) / s) + 1.
+
+    On grids every output is one `Value.sum` of `input * weight` products
+    (plus the bias), named o11 ... (or `name`).
+    """
+    B = _backend(x)
+    x, weight = B.check(x, "conv2d input"), B.check(weight, "conv2d weight")
+    stride = _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0)
+    dilation = _pair(dilation, "dilation", 1)
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+
+    if x.ndim == 2:
+        if weight.ndim != 2:
+            raise ValueError(f"a 2-D input {x.shape} needs a 2-D filter (kh, kw), got weight of shape {weight.shape}")
+        x4, w4, keep = x.reshape(1, 1, *x.shape), weight.reshape(1, 1, *weight.shape), slice(None)
+        lead = 2
+    elif x.ndim in (3, 4):
+        if weight.ndim != 4:
+            raise ValueError(f"input of shape {x.shape} needs a weight of shape (K, C/groups, kh, kw), "
+                             f"got {weight.shape}")
+        x4, w4, lead = (x.reshape(1, *x.shape), weight, 1) if x.ndim == 3 else (x, weight, 0)
+    else:
+        raise ValueError(f"conv2d input must be (H, W), (C, H, W) or (N, C, H, W), got shape {x.shape}")
+
+    N, C, H, W = x4.shape
+    K, Cg, kh, kw = w4.shape
+    if C % groups or K % groups:
+        raise ValueError(f"groups={groups} must divide both the input channels ({C}, input {x.shape}) and the "
+                         f"output channels ({K}, weight {weight.shape})")
+    if Cg != C // groups:
+        raise ValueError(f"weight {weight.shape} expects {Cg * groups} input channels (C/groups = {Cg}), "
+                         f"but the input {x.shape} has {C}")
+    if min(kh, kw) < 1:
+        raise ValueError(f"weight {weight.shape} has an empty kernel")
+    _check_fits(H, W, (kh, kw), dilation, padding, "filter", x.shape)
+    if bias is not None:
+        bias = B.check(bias, "conv2d bias")
+        if bias.size != K or bias.ndim > 1:
+            raise ValueError(f"bias must have shape ({K},), one per output channel, got {bias.shape}")
+        bias = bias.reshape(groups, 1, K // groups)
+
+    OH = output_size(H + 2 * padding[0], kh, stride[0], dilation[0])
+    OW = output_size(W + 2 * padding[1], kw, stride[1], dilation[1])
+    G, Kg, F = groups, K // groups, Cg * kh * kw
+    x_pad = B.pad(x4, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2), 0.0)
+    win = B.windows(x_pad, (kh, kw), stride, dilation)  # (N, C, OH, OW, kh, kw)
+    # one row per output position, holding its window in (channel, a, b) order: the im2col matrix
+    cols = win.reshape(N, G, Cg, OH, OW, kh, kw).transpose(0, 1, 3, 4, 2, 5, 6).reshape(N, G, OH * OW, F)
+    w_cols = w4.reshape(G, Kg, F).transpose(0, 2, 1)  # (G, F, K/G): one column per filter
+    out = B.matmul(cols, w_cols, bias)  # (N, G, OH*OW, K/G)
+    out = out.transpose(0, 1, 3, 2).reshape(N, K, OH, OW)
+    out = out.reshape(out.shape[lead:]) if lead else out
+    return _named(B, out, name)
+
+
+def _pool(x, kernel_size, stride, padding, pad_value, reduce_name, name):
+    B = _backend(x)
+    x = B.check(x, "pooling input")
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    stride = kernel if stride is None else _pair(stride, "stride", 1)
+    padding = _pair(padding, "padding", 0)
+    if x.ndim < 2:
+        raise ValueError(f"pooling needs an input of at least 2 dimensions (..., H, W), got shape {x.shape}")
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"padding {padding} must be at most half the kernel size {kernel}")
+    H, W = x.shape[-2:]
+    _check_fits(H, W, kernel, (1, 1), padding, "pooling window", x.shape)
+    x_pad = B.pad(x, ((0, 0),) * (x.ndim - 2) + ((padding[0],) * 2, (padding[1],) * 2), pad_value)
+    win = B.windows(x_pad, kernel, stride, (1, 1))  # (..., OH, OW, kh, kw)
+    return _named(B, getattr(B, reduce_name)(win, (-2, -1)), name)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, name="p"):
+    """The largest value in each window; its gradient goes to that one input (the first, on ties).
+
+    Padding is -inf, so a padded position never wins (as in PyTorch).
+    """
+    return _pool(x, kernel_size, stride, padding, -np.inf, "reduce_max", name)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, name="p"):
+    """The mean of each kh x kw window; each input in it gets 1/(kh*kw) of the window's gradient.
+
+    Padding is zeros that count in the mean, as PyTorch's default (count_include_pad=True).
+    """
+    return _pool(x, kernel_size, stride, padding, 0.0, "reduce_mean", name)
+
+
+def global_avg_pool2d(x, name="p"):
+    """The mean over the last two axes: p = (o11 + o12 + ... + o_HW) / (H*W)."""
+    B = _backend(x)
+    x = B.check(x, "global_avg_pool2d input")
+    if x.ndim < 2:
+        raise ValueError(f"global_avg_pool2d needs an input of at least 2 dimensions (..., H, W), got {x.shape}")
+    return _named(B, B.reduce_mean(x, (-2, -1)), name)
+
+
+def relu(x, name=None):
+    """max(0, x) elementwise."""
+    B = _backend(x)
+    return _named(B, B.relu(B.check(x, "relu input")), name)
+
+
+def linear(x, weight, bias=None, name=None):
+    """x @ weight.T + bias, with weight (out, in) as in PyTorch; x is (in,) or (..., in).
+
+    On grids each output is one `Value.sum` of `x_i * W_ji` products and b_j.
+    """
+    B = _backend(x)
+    x, weight = B.check(x, "linear input"), B.check(weight, "linear weight")
+    if weight.ndim != 2:
+        raise ValueError(f"linear weight must be (out, in), got shape {weight.shape}")
+    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear input {x.shape} must end in in_features = {weight.shape[1]} "
+                         f"(weight {weight.shape})")
+    if bias is not None:
+        bias = B.check(bias, "linear bias")
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"linear bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    rows = x.reshape(-1, weight.shape[1])
+    out = B.matmul(rows, weight.transpose(1, 0), bias)
+    return _named(B, out.reshape(*x.shape[:-1], weight.shape[0]), name)
+
+
+def mse_loss(pred, target):
+    """mean((pred - target)**2) over all elements, as PyTorch's default."""
+    B = _backend(pred, "pred")
+    pred = B.check(pred, "mse_loss pred")
+    target = B.check(target, "mse_loss target") if _is_kind(B, target) else B.constant(target, like=pred)
+    if target.shape != pred.shape:
+        raise ValueError(f"mse_loss needs pred and target of the same shape, got {pred.shape} and {target.shape}")
+    return B.reduce_mean((pred - target) ** 2)
+
+
+def cross_entropy(logits, target):
+    """mean over the batch of -log softmax(logits)[target] = logsumexp(logits) - logits[target].
+
+    logits (N, classes) with target (N,) class indices, or logits (classes,) with one index.
+    """
+    B = _backend(logits, "logits")
+    logits = B.check(logits, "cross_entropy logits")
+    if logits.ndim not in (1, 2):
+        raise ValueError(f"cross_entropy logits must be (N, classes) or (classes,), got shape {logits.shape}")
+    labels = np.asarray(getattr(target, "data", target))
+    if labels.dtype == object or not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"cross_entropy target must be integer class indices, got dtype {labels.dtype}")
+    if labels.shape != logits.shape[:-1]:
+        raise ValueError(f"cross_entropy target must have shape {logits.shape[:-1]} for logits {logits.shape}, "
+                         f"got {labels.shape}")
+    classes = logits.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"cross_entropy target indices must be in 0..{classes - 1}, got values from "
+                         f"{labels.min()} to {labels.max()}")
+    if logits.ndim == 1:
+        return B.logsumexp(logits, -1) - logits[int(labels)]
+    picked = logits[np.arange(logits.shape[0]), labels]
+    return B.reduce_mean(B.logsumexp(logits, -1) - picked)
+
+
+def _is_kind(B, x):
+    if B is grid_ops:
+        return isinstance(x, Value) or (isinstance(x, np.ndarray) and x.dtype == object)
+    return type(x) is B.Tensor

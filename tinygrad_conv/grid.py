@@ -1,0 +1,76 @@
+"""Grids: numpy arrays of dtype=object holding Values, the scalar engine's images and filters.
+
+    I = values(np.arange(9.0).reshape(3, 3), name="I")   # I11 I12 I13 / I21 ... / ... I33
+    data(I), grads(I)                                    # float ndarrays of the same shape
+
+Names are 1-based, as in the textbook: a 2-D grid whose sides are at most 9
+names its elements `I11` ... `I33`, a 1-D grid `b1` ..., any other grid puts
+all indices in brackets (`I[1,10]`, `W[1,1,2,3]`).
+"""
+import numpy as np
+
+from .value import Value
+
+
+def element_name(name, index, shape):
+    """The textbook name of element `index` (0-based) of a grid of `shape` called `name`."""
+    if len(shape) == 0:
+        return name
+    if len(shape) == 1:
+        return f"{name}{index[0] + 1}"
+    if len(shape) == 2 and max(shape) <= 9:
+        return f"{name}{index[0] + 1}{index[1] + 1}"
+    return f"{name}[{','.join(str(i + 1) for i in index)}]"
+
+
+def values(array, name=None):
+    """A grid of fresh leaf Values holding the numbers of `array`, named after `name`."""
+    numbers = np.asarray(array)
+    if numbers.dtype == object:
+        raise TypeError("values() makes a grid from numbers; this array already holds objects "
+                        f"(shape {numbers.shape}); use it as it is")
+    if not (np.issubdtype(numbers.dtype, np.number) or numbers.dtype == bool) or np.iscomplexobj(numbers):
+        raise TypeError(f"values() needs real numbers, got an array of dtype {numbers.dtype}")
+    grid = np.empty(numbers.shape, dtype=object)
+    for index, x in np.ndenumerate(numbers):
+        grid[index] = Value(float(x), None if name is None else element_name(name, index, numbers.shape))
+    return grid
+
+
+def name_grid(grid, name):
+    """Name every Value of `grid` as a grid called `name`; returns the grid."""
+    if isinstance(grid, Value):
+        grid.name = name
+        return grid
+    for index, v in np.ndenumerate(grid):
+        v.name = element_name(name, index, grid.shape)
+    return grid
+
+
+def as_grid(x, what="grid"):
+    """x as an object array of Values; a TypeError saying what x is if it is not one."""
+    if isinstance(x, Value):
+        return np.array(x, dtype=object)
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        for v in x.flat:
+            if type(v) is not Value:
+                raise TypeError(f"{what} must hold only Values, found {v!r} of type {type(v).__name__}")
+        return x
+    if isinstance(x, np.ndarray):
+        raise TypeError(f"{what} must be a grid of Values (dtype=object), got a {x.dtype} array of shape "
+                        f"{x.shape}; make one with tinygrad_conv.values(array)")
+    if isinstance(x, (list, tuple)):
+        return as_grid(np.array(x, dtype=object), what)
+    raise TypeError(f"{what} must be a grid of Values, got {type(x).__name__}")
+
+
+def data(grid):
+    """The numbers a grid holds, as a float64 array of its shape."""
+    g = as_grid(grid)
+    return np.array([v.data for v in g.flat], dtype=np.float64).reshape(g.shape)
+
+
+def grads(grid):
+    """The gradients a grid's Values hold after backward(), as a float64 array of its shape."""
+    g = as_grid(grid)
+    return np.array([v.grad for v in g.flat], dtype=np.float64).reshape(g.shape)

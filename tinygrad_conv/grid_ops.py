@@ -1,0 +1,131 @@
+"""The scalar engine's backend for `functional`: the few array ops a layer is written in.
+
+`functional` writes conv, pooling, linear and the losses once, in terms of
+the functions below; `tensor_ops` has the same functions for Tensors. Here
+each one is built only from Value primitives (`*`, `Value.sum`, `Value.max`,
+...), so reverse mode needs nothing else.
+"""
+import math
+
+import numpy as np
+
+from .grid import as_grid
+from .value import Value
+from .windows import sliding_windows
+
+KIND = "grid"
+
+
+def _scalar_or_grid(out):
+    """A 0-d result is handed back as the Value itself, so `loss.backward()` works."""
+    return out[()] if out.ndim == 0 else out
+
+
+def _map(fn, x):
+    """fn applied to every element, as an object array of x's shape."""
+    out = np.empty(np.shape(x), dtype=object)
+    for index, v in np.ndenumerate(x):
+        out[index] = fn(v)
+    return out
+
+
+def constant(array, like=None):
+    """Numbers that take part in an op but get no gradient (targets, shifts), as leaf Values."""
+    numbers = np.asarray(array, dtype=np.float64)
+    return _map(Value, numbers)
+
+
+def pad(x, pads, value):
+    """x with `pads` ((before, after) per axis) of new leaf Values holding `value`.
+
+    Each padded position is its own leaf named after its number ("0"), so the
+    recorded graph shows exactly which products a padding zero took part in.
+    """
+    if not any(before or after for before, after in pads):
+        return x
+    shape = tuple(n + before + after for n, (before, after) in zip(x.shape, pads))
+    label = "0" if value == 0 else f"{value:g}"
+    out = np.empty(shape, dtype=object)
+    for index in np.ndindex(*shape):
+        out[index] = Value(value, label)
+    out[tuple(slice(before, before + n) for n, (before, _) in zip(x.shape, pads))] = x
+    return out
+
+
+def windows(x, kernel, stride, dilation):
+    return sliding_windows(x, kernel, stride, dilation)
+
+
+def matmul(a, b, bias=None):
+    """a @ b over the last two axes, batch axes broadcast; each output is ONE Value.sum.
+
+    out[..., i, j] = Value.sum(a[..., i, 0] * b[..., 0, j], ..., a[..., i, n-1] * b[..., n-1, j] [, bias[..., j]])
+
+    The product order (left operand first) makes a conv output read
+    `I11*W11 + I12*W12 + ...`, and a bias joins the same sum, as in `w.x + b`.
+    """
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    m, n, p = a.shape[-2], a.shape[-1], b.shape[-1]
+    a = np.broadcast_to(a, batch + (m, n))
+    b = np.broadcast_to(b, batch + (n, p))
+    if bias is not None:
+        bias = np.broadcast_to(bias, batch + (m, p))
+    out = np.empty(batch + (m, p), dtype=object)
+    value_sum = Value.sum
+    for index in np.ndindex(*batch):
+        rows, cols = a[index], b[index].T
+        for i in range(m):
+            row = rows[i]
+            for j in range(p):
+                terms = [x * w for x, w in zip(row, cols[j])]
+                if bias is not None:
+                    terms.append(bias[index + (i, j)])
+                out[index + (i, j)] = value_sum(terms)
+    return out
+
+
+def _reduce(x, axis, reduce_row):
+    """Apply reduce_row to the Values along `axis` (an int, a tuple, or None for all)."""
+    x = as_grid(x)
+    axes = tuple(range(x.ndim)) if axis is None else tuple(a % x.ndim for a in np.atleast_1d(axis))
+    kept = [a for a in range(x.ndim) if a not in axes]
+    rows = x.transpose(kept + list(axes)).reshape(tuple(x.shape[a] for a in kept) + (-1,))
+    out = np.empty(rows.shape[:-1], dtype=object)
+    for index in np.ndindex(*out.shape):
+        out[index] = reduce_row(rows[index])
+    return _scalar_or_grid(out)
+
+
+def reduce_sum(x, axis=None):
+    return _reduce(x, axis, Value.sum)
+
+
+def reduce_mean(x, axis=None):
+    """Value.sum(window) / n: the average pool reads `(o11 + o12 + o21 + o22) / 4`."""
+    return _reduce(x, axis, lambda row: Value.sum(row) / len(row))
+
+
+def reduce_max(x, axis=None):
+    return _reduce(x, axis, Value.max)
+
+
+def logsumexp(x, axis=-1):
+    """log(sum(exp(x))) along axis, shifted by the largest value so exp cannot overflow.
+
+    log sum_i exp(x_i) = m + log sum_i exp(x_i - m) for any constant m; the
+    shift m is a plain number, so it changes no gradient.
+    """
+    def row_lse(row):
+        m = max(v.data for v in row)
+        if math.isinf(m):
+            m = 0.0
+        return Value.sum([(v - m).exp() for v in row]).log() + m
+    return _reduce(x, axis, row_lse)
+
+
+def relu(x):
+    return _scalar_or_grid(_map(Value.relu, as_grid(x)))
+
+
+def check(x, what):
+    return as_grid(x, what)
