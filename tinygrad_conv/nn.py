@@ -1,0 +1,233 @@
+"""Layers as objects that own their parameters, on either engine.
+
+A model is built once. Its parameters are Tensors (engine="tensor", the
+default, for training) or grids of Values (engine="scalar", to look inside);
+`model.to("scalar")` / `model.to("tensor")` moves them across, keeping the
+numbers. The layers call `tinygrad_conv.functional`, which runs on whichever
+kind the input and parameters are.
+
+    model = Sequential(Conv2d(1, 8, 3), ReLU(), MaxPool2d(2), Flatten(), Linear(8 * 3 * 3, 10))
+    loss = functional.cross_entropy(model(Tensor(images)), labels)
+"""
+import math
+
+import numpy as np
+
+from . import functional as F
+from .grid import data as grid_data, values
+from .value import Value
+
+ENGINES = ("tensor", "scalar")
+
+
+def _check_engine(engine):
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    return engine
+
+
+def is_parameter(x):
+    """Tensors and grids of Values are parameters; everything else is configuration."""
+    return type(x).__name__ == "Tensor" or (isinstance(x, np.ndarray) and x.dtype == object) or isinstance(x, Value)
+
+
+def parameter(array, engine, name=None):
+    """Numbers as a trainable parameter of the engine: a Tensor that requires grad, or a grid named `name`."""
+    if _check_engine(engine) == "tensor":
+        from .tensor import Tensor
+        return Tensor(array, requires_grad=True)
+    return values(array, name)
+
+
+def parameter_data(p):
+    """A parameter's numbers as a float array (a copy for grids)."""
+    if isinstance(p, Value):
+        return np.array(p.data)
+    if isinstance(p, np.ndarray):
+        return grid_data(p)
+    return p.data
+
+
+class Module:
+    """Base class: finds parameters and sub-modules among its attributes, in the order they were set."""
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def children(self):
+        for value in vars(self).values():
+            if isinstance(value, Module):
+                yield value
+            elif isinstance(value, (list, tuple)):
+                yield from (v for v in value if isinstance(v, Module))
+
+    def _own_parameters(self):
+        return [(key, value) for key, value in vars(self).items() if value is not None and is_parameter(value)]
+
+    def parameters(self):
+        """Every parameter of this module and its sub-modules, each once, in a fixed order."""
+        params = [p for _, p in self._own_parameters()]
+        for child in self.children():
+            params.extend(child.parameters())
+        return params
+
+    def zero_grad(self):
+        """Set every parameter's gradient to zero (None for Tensors, as PyTorch)."""
+        for p in self.parameters():
+            _zero_grad(p)
+
+    def to(self, engine):
+        """Move every parameter to `engine` ("tensor" or "scalar") in place, keeping its numbers; returns self."""
+        _check_engine(engine)
+        for key, p in self._own_parameters():
+            name = getattr(self, "names", {}).get(key)
+            setattr(self, key, parameter(parameter_data(p), engine, name))
+        for child in self.children():
+            child.to(engine)
+        return self
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def _zero_grad(p):
+    if isinstance(p, Value):
+        p.grad = 0.0
+    elif isinstance(p, np.ndarray):
+        for v in p.flat:
+            v.grad = 0.0
+    else:
+        p.grad = None
+
+
+def _uniform(rng, bound, shape):
+    return rng.uniform(-bound, bound, size=shape)
+
+
+class Conv2d(Module):
+    """o = conv2d(x, W, b): weight (out_channels, in_channels/groups, kh, kw), as PyTorch's Conv2d.
+
+    Initialised as PyTorch does: W and b uniform in +-1/sqrt(fan_in), fan_in = in/groups * kh * kw.
+    On the scalar engine W's elements are named W[k,c,a,b] and b's b1 ... (set `name`/`bias_name`).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, engine="tensor", seed=None, name="W", bias_name="b"):
+        kh, kw = F._pair(kernel_size, "kernel_size", 1)
+        for what, n in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+            if not isinstance(n, int) or n < 1:
+                raise ValueError(f"{what} must be a positive int, got {n!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        rng = np.random.default_rng(seed)
+        bound = 1.0 / math.sqrt(in_channels // groups * kh * kw)
+        self.names = {"weight": name, "bias": bias_name}
+        self.weight = parameter(_uniform(rng, bound, (out_channels, in_channels // groups, kh, kw)), engine, name)
+        self.bias = parameter(_uniform(rng, bound, (out_channels,)), engine, bias_name) if bias else None
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def __repr__(self):
+        k, c, kh, kw = self.weight.shape
+        return (f"Conv2d({c * self.groups}, {k}, kernel_size=({kh}, {kw}), stride={self.stride}, "
+                f"padding={self.padding}, dilation={self.dilation}, groups={self.groups}, "
+                f"bias={self.bias is not None})")
+
+
+class Linear(Module):
+    """y = x @ W.T + b with W (out_features, in_features), initialised as PyTorch's Linear."""
+
+    def __init__(self, in_features, out_features, bias=True, engine="tensor", seed=None, name="W", bias_name="b"):
+        for what, n in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(n, int) or n < 1:
+                raise ValueError(f"{what} must be a positive int, got {n!r}")
+        rng = np.random.default_rng(seed)
+        bound = 1.0 / math.sqrt(in_features)
+        self.names = {"weight": name, "bias": bias_name}
+        self.weight = parameter(_uniform(rng, bound, (out_features, in_features)), engine, name)
+        self.bias = parameter(_uniform(rng, bound, (out_features,)), engine, bias_name) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def __repr__(self):
+        out_features, in_features = self.weight.shape
+        return f"Linear({in_features}, {out_features}, bias={self.bias is not None})"
+
+
+class MaxPool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def __repr__(self):
+        return f"MaxPool2d({self.kernel_size}, stride={self.stride}, padding={self.padding})"
+
+
+class AvgPool2d(MaxPool2d):
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def __repr__(self):
+        return f"AvgPool2d({self.kernel_size}, stride={self.stride}, padding={self.padding})"
+
+
+class GlobalAvgPool2d(Module):
+    def forward(self, x):
+        return F.global_avg_pool2d(x)
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return F.relu(x)
+
+
+class Flatten(Module):
+    """(N, C, H, W) -> (N, C*H*W): every axis from start_dim on folded into one, as PyTorch's Flatten."""
+
+    def __init__(self, start_dim=1):
+        self.start_dim = start_dim
+
+    def forward(self, x):
+        if x.ndim <= self.start_dim:
+            raise ValueError(f"Flatten(start_dim={self.start_dim}) needs at least {self.start_dim + 1} axes, "
+                             f"got shape {x.shape}")
+        return x.reshape(*x.shape[:self.start_dim], -1)
+
+    def __repr__(self):
+        return f"Flatten(start_dim={self.start_dim})"
+
+
+class Sequential(Module):
+    """Layers applied in order: Sequential(a, b, c)(x) == c(b(a(x)))."""
+
+    def __init__(self, *layers):
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential takes Modules, got {type(layer).__name__} at position {i}")
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __repr__(self):
+        inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"
