@@ -1,0 +1,179 @@
+"""Recover a hidden filter (a Sobel edge detector) from examples, by gradient descent alone.
+
+    python demos/learn_a_filter.py             # writes out/learn_a_filter_*.svg
+    python demos/learn_a_filter.py --quick     # a second or two
+
+The data are pairs (x, t) with t = conv2d(x, S), S the 3x3 Sobel filter that
+responds to vertical edges. Nobody tells the model S: it starts from W = 0
+and repeats
+
+    L(W) = mean over n, i, j of (conv2d(x_n, W)[i, j] - t_n[i, j])^2
+    W   <- W - lr * dL/dW           (every dL/dW_ab from one backward())
+
+The gradient says, for all nine values at once, which way and how much each
+should move; no nudging. L is a bowl in W (quadratic, lowest at W = S), so
+the steps walk straight down to S.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))  # run from a clone
+import plots  # noqa: E402  (demos/plots.py, next to this file)
+import tinygrad_conv as tc  # noqa: E402
+from tinygrad_conv import functional as F  # noqa: E402
+from tinygrad_conv.optim import SGD  # noqa: E402
+from tinygrad_conv.windows import sliding_windows  # noqa: E402
+
+SOBEL = np.array([[-1.0, 0.0, 1.0],
+                  [-2.0, 0.0, 2.0],
+                  [-1.0, 0.0, 1.0]])
+
+
+def tensor_engine_available():
+    """Whether the Tensor engine is installed and runs a conv (it is optional for this demo)."""
+    try:
+        F.conv2d(tc.Tensor(np.zeros((1, 1, 3, 3))), tc.Tensor(np.zeros((1, 1, 2, 2))))
+    except (ImportError, AttributeError, NotImplementedError):
+        return False
+    return True
+
+
+def make_pairs(n_images, size, rng):
+    """Random images and what the Sobel filter makes of them (plain numpy, the 'ground truth')."""
+    images = rng.standard_normal((n_images, size, size))
+    return images, np.einsum("nijab,ab->nij", sliding_windows(images, (3, 3)), SOBEL)
+
+
+def trainer(engine, images, targets, W0, lr):
+    """(step, W): step() does one gradient-descent step and returns the loss before it; W() the filter now."""
+    if engine == "tensor":
+        x, W = tc.Tensor(images[:, None]), tc.Tensor(W0[None, None].copy(), requires_grad=True)
+        t = targets[:, None]
+
+        def loss_fn():
+            return F.mse_loss(F.conv2d(x, W), t)
+
+        def current():
+            return np.array(W.data[0, 0], dtype=np.float64)
+    else:
+        grids, W = [tc.values(image) for image in images], tc.values(W0, name="W")
+
+        def loss_fn():
+            return F.mse_loss(np.stack([F.conv2d(x, W) for x in grids]), targets)
+
+        def current():
+            return tc.data(W)
+
+    optimizer = SGD([W], lr=lr)
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        optimizer.step()
+        return float(np.asarray(loss.data).reshape(()))
+
+    return step, current
+
+
+def first_step_wiring(image, W0, out_dir):
+    """A 4x4 corner of one image, the starting filter, a 2x2 output: the wiring backward() follows.
+
+    Returns (wiring_path or None, equations text or None); needs the viz package.
+    """
+    try:
+        import viz
+        conv_equations, draw_conv_wiring = viz.conv_equations, viz.draw_conv_wiring
+    except (ImportError, AttributeError):
+        print("(the viz package is not available: skipping the wiring picture and the equations)")
+        return None, None
+    patch = image[:4, :4]
+    I, W = tc.values(patch, name="I"), tc.values(W0, name="W")
+    o = F.conv2d(I, W)
+    t = np.einsum("ijab,ab->ij", sliding_windows(patch, (3, 3)), SOBEL)
+    F.mse_loss(o, t).backward()
+    equations = conv_equations(o, W)
+    dot = draw_conv_wiring(o, W)
+    path = os.path.join(out_dir, "learn_a_filter_wiring")
+    try:
+        svg = dot.pipe(format="svg")
+        path += ".svg"
+        with open(path, "wb") as f:
+            f.write(svg)
+    except Exception as error:  # graphviz's `dot` program missing: keep the source, say how to render it
+        path += ".gv"
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(dot.source)
+        print(f"(could not run graphviz's dot: {error}; wrote the graph source instead)")
+    return path, equations
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", choices=("auto", "tensor", "scalar"), default="auto",
+                        help="auto (default): the Tensor engine when present, else the scalar one")
+    parser.add_argument("--images", type=int, help="training images (default 16 tensor / 6 scalar)")
+    parser.add_argument("--size", type=int, default=10, help="image side (default 10)")
+    parser.add_argument("--steps", type=int, default=80, help="gradient-descent steps (default 80)")
+    parser.add_argument("--lr", type=float, default=0.15, help="learning rate (default 0.15)")
+    parser.add_argument("--init", choices=("zero", "random"), default="zero", help="starting filter")
+    parser.add_argument("--quick", action="store_true", help="small settings: 4 images 8x8, 60 steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="out", help="folder for the pictures (default out/)")
+    args = parser.parse_args(argv)
+    engine = args.engine
+    if engine == "auto":
+        engine = "tensor" if tensor_engine_available() else "scalar"
+    if args.quick:
+        args.images, args.size, args.steps = 4, 8, 60
+    n_images = args.images or (16 if engine == "tensor" else 6)
+    if args.size < 4 or n_images < 1 or args.steps < 1:
+        parser.error("need --size >= 4, --images >= 1 and --steps >= 1")
+    rng = np.random.default_rng(args.seed)
+    images, targets = make_pairs(n_images, args.size, rng)
+    W0 = np.zeros((3, 3)) if args.init == "zero" else rng.standard_normal((3, 3))
+    os.makedirs(args.out, exist_ok=True)
+
+    print(f"Learning a 3x3 filter from {n_images} (image, Sobel-filtered image) pairs of {args.size}x{args.size}, "
+          f"{engine} engine, SGD lr={args.lr}, starting from W = {args.init}.")
+    wiring, equations = first_step_wiring(images[0], W0, args.out)
+    if equations:
+        print("\nThe first step, on a 4x4 corner of the first image: what backward() computes for each W_ab\n")
+        print(equations)
+    step, current = trainer(engine, images, targets, W0, args.lr)
+    show = sorted({0, 1, 2, 5, 10, 20, 40, args.steps} & set(range(args.steps + 1)))
+    frames, losses, errors = {0: current()}, [], []
+    for n in range(1, args.steps + 1):
+        losses.append(step())
+        errors.append(float(np.abs(current() - SOBEL).max()))
+        if n in show:
+            frames[n] = current()
+        if n in show or n % 20 == 0:
+            print(f"  step {n:4d}: loss {losses[-1]:.3e}   max |W - Sobel| {errors[-1]:.2e}", flush=True)
+    final = current()
+    max_error = float(np.abs(final - SOBEL).max())
+
+    strip = os.path.join(args.out, "learn_a_filter_frames.svg")
+    plots.strip([frames[n] for n in show] + [SOBEL], strip, titles=[f"step {n}" for n in show] + ["Sobel"],
+                title="The filter W during gradient descent (blue < 0 < red)", vmax=2.0)
+    curve = os.path.join(args.out, "learn_a_filter_loss.svg")
+    plots.line_chart([("loss L(W)", list(range(1, len(losses) + 1)), [max(v, 1e-30) for v in losses]),
+                      ("max |W - Sobel|", list(range(1, len(errors) + 1)), [max(v, 1e-30) for v in errors])],
+                     curve, title="Loss and distance to the Sobel filter", xlabel="step", ylabel="", logy=True,
+                     legend="top right")
+    print(f"\nlearned W:\n{np.array2string(final, precision=5, suppress_small=True)}\n"
+          f"largest difference from Sobel: {max_error:.1e}")
+    print("wrote " + ", ".join(p for p in (strip, curve, wiring) if p))
+    print(f"\nConclusion: nobody nudged anything. Each step, one backward() told every filter value which way "
+          f"to move (the sign of dL/dW_ab) and how far (its size); after {args.steps} steps W equals the Sobel "
+          f"filter to {max_error:.0e}. The gradient of each W_ab is the sum, over every output position of every "
+          f"image, of dL/do_ij times the pixel W_ab multiplied there: the wiring above.")
+    return dict(engine=engine, final=final, sobel=SOBEL.copy(), max_error=max_error, losses=losses,
+                frames=strip, loss_plot=curve, wiring=wiring, equations=equations)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""A tiny SVG writer for the demos: line charts, heat maps, strips of heat maps. No dependencies.
+
+Every function returns the SVG document as a string and, given `path`, also
+writes it there. Heat maps use a diverging scale (blue < 0 < red, white at 0)
+shared by every frame of a strip, so a filter value's colour means the same
+number in every frame, and a colour bar shows the scale.
+"""
+import math
+import os
+from xml.sax.saxutils import escape
+
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
+
+
+def _document(width, height, body):
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {width:.0f} {height:.0f}">\n<rect width="100%" height="100%" fill="white"/>\n'
+            + "\n".join(body) + "\n</svg>\n")
+
+
+def _text(x, y, s, anchor="middle", size=12, extra=""):
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-family="sans-serif" font-size="{size}"'
+            f'{" " + extra if extra else ""}>{escape(str(s))}</text>')
+
+
+def _save(svg, path):
+    if path is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(svg)
+    return svg
+
+
+def _ticks(lo, hi, log):
+    """Tick positions: powers of ten on a log axis, about five round numbers on a linear one."""
+    if log:  # every decade, or every 2nd, 3rd ... so that at most about eight are labelled
+        first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+        every = max(1, math.ceil((last - first) / 8))
+        last = first + every * math.ceil((last - first) / every)
+        return [10.0 ** e for e in range(first, last + 1, every)]
+    step = 10 ** math.floor(math.log10((hi - lo) / 5 or 1))
+    step *= next(m for m in (1, 2, 5, 10) if (hi - lo) / (step * m) <= 6)
+    return [i * step for i in range(math.floor(lo / step), math.ceil(hi / step) + 1)]
+
+
+def _fmt(v):
+    return f"{v:g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.0e}".replace("e-0", "e-")
+
+
+def line_chart(series, path=None, title="", xlabel="", ylabel="", logx=False, logy=False,
+               width=520, height=340, legend="top left"):
+    """Lines with markers: `series` is a list of (label, xs, ys); axes with ticks, labels and a legend.
+
+    `legend` puts the legend in a corner inside the axes: "top left", "top right", "bottom left" ...
+    """
+    if not series:
+        raise ValueError("line_chart needs at least one series")
+    f = {False: float, True: math.log10}
+    xs = [x for _, sx, _ in series for x in sx]
+    ys = [y for _, _, sy in series for y in sy]
+    if (logx and min(xs) <= 0) or (logy and min(ys) <= 0):
+        raise ValueError("a log axis needs positive numbers")
+    xt, yt = _ticks(min(xs), max(xs), logx), _ticks(min(ys), max(ys), logy)
+    x0, x1, y0, y1 = f[logx](xt[0]), f[logx](xt[-1]), f[logy](yt[0]), f[logy](yt[-1])
+    left, right, top, bottom = 70, width - 20, 40, height - 50
+
+    def px(x):
+        return left + (f[logx](x) - x0) / ((x1 - x0) or 1) * (right - left)
+
+    def py(y):
+        return bottom - (f[logy](y) - y0) / ((y1 - y0) or 1) * (bottom - top)
+
+    body = [_text(width / 2, 22, title, extra='font-weight="bold"'),
+            f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" fill="none" stroke="black"/>']
+    for t in xt:
+        body.append(f'<line x1="{px(t):.1f}" y1="{bottom}" x2="{px(t):.1f}" y2="{bottom + 5}" stroke="black"/>')
+        body.append(_text(px(t), bottom + 18, _fmt(t)))
+    for t in yt:
+        body.append(f'<line x1="{left - 5}" y1="{py(t):.1f}" x2="{right}" y2="{py(t):.1f}" stroke="#ddd"/>')
+        body.append(_text(left - 8, py(t) + 4, _fmt(t), anchor="end"))
+    body.append(_text((left + right) / 2, height - 12, xlabel))
+    body.append(_text(16, (top + bottom) / 2, ylabel, extra=f'transform="rotate(-90 16 {(top + bottom) / 2:.1f})"'))
+    for i, (label, sx, sy) in enumerate(series):
+        colour = COLOURS[i % len(COLOURS)]
+        points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in zip(sx, sy))
+        body.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        body.extend(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{colour}"/>' for x, y in zip(sx, sy))
+        lx = left + 10 if "left" in legend else right - 250
+        ly = top + 16 + 18 * i if "top" in legend else bottom - 10 - 18 * (len(series) - 1 - i)
+        body.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" stroke="{colour}" '
+                    f'stroke-width="2"/>')
+        body.append(_text(lx + 26, ly, label, anchor="start"))
+    return _save(_document(width, height, body), path)
+
+
+def colour(v, vmax):
+    """Diverging colour for v on the scale [-vmax, vmax]: blue, white at 0, red."""
+    t = max(-1.0, min(1.0, v / vmax)) if vmax > 0 else 0.0
+    fade = round(255 * (1 - abs(t)))
+    return f"rgb(255,{fade},{fade})" if t >= 0 else f"rgb({fade},{fade},255)"
+
+
+def strip(frames, path=None, titles=None, title="", cell=26, numbers=True, vmax=None, labels=None):
+    """Heat maps side by side (each a 2-D list/array of numbers) on one shared colour scale, with a colour bar.
+
+    Each cell shows its number (numbers=True) or, given `labels` (one 2-D grid of strings per
+    frame), its label; hovering shows the exact number.
+    """
+    frames = [[list(map(float, row)) for row in frame] for frame in frames]
+    if not frames or not all(frame and frame[0] for frame in frames):
+        raise ValueError("strip needs at least one non-empty 2-D frame")
+    if vmax is None:
+        vmax = max(abs(v) for frame in frames for row in frame for v in row)
+    titles = titles or [""] * len(frames)
+    gap, top = 14, 44 if title else 24
+    x, body = 10, [_text(10, 20, title, anchor="start", extra='font-weight="bold"')] if title else []
+    height = top
+    for f, (frame, label) in enumerate(zip(frames, titles)):
+        rows, cols = len(frame), len(frame[0])
+        body.append(_text(x + cols * cell / 2, top - 6, label))
+        for i, row in enumerate(frame):
+            for j, v in enumerate(row):
+                cx, cy = x + j * cell, top + i * cell
+                body.append(f'<rect x="{cx}" y="{cy}" width="{cell}" height="{cell}" fill="{colour(v, vmax)}" '
+                            f'stroke="#999" stroke-width="0.5"><title>{v:.6g}</title></rect>')
+                text = labels[f][i][j] if labels is not None else f"{v:.2g}" if numbers else ""
+                if text and cell >= 24:
+                    body.append(_text(cx + cell / 2, cy + cell / 2 + 4, text, size=9))
+        x += cols * cell + gap
+        height = max(height, top + rows * cell)
+    # the colour bar: -vmax .. +vmax, left to right
+    steps, bar_w = 20, 160
+    for k in range(steps):
+        v = vmax * (2 * (k + 0.5) / steps - 1)
+        body.append(f'<rect x="{10 + k * bar_w / steps:.1f}" y="{height + 12}" width="{bar_w / steps + 0.5:.1f}" '
+                    f'height="10" fill="{colour(v, vmax)}"/>')
+    body.append(_text(10, height + 36, _fmt(-vmax), anchor="start"))
+    body.append(_text(10 + bar_w / 2, height + 36, "0"))
+    body.append(_text(10 + bar_w, height + 36, _fmt(vmax), anchor="end"))
+    return _save(_document(max(x, bar_w + 20), height + 46, body), path)
+
+
+def heatmap(grid, path=None, title="", **options):
+    """One heat map (a filter, an image, a matrix) with its colour bar."""
+    return strip([grid], path, title=title, **options)

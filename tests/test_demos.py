@@ -1,0 +1,159 @@
+"""The demos, run in-process with small settings, make the claims they print: gradients equal, filter recovered."""
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+DEMOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "demos")
+sys.path.insert(0, DEMOS)
+import conv_as_dense  # noqa: E402
+import learn_a_filter  # noqa: E402
+import nudge_vs_backprop  # noqa: E402
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_root(path):
+    """The parsed picture; fails unless it is a well-formed SVG document."""
+    root = ET.parse(path).getroot()
+    assert root.tag == SVG + "svg"
+    return root
+
+
+@pytest.mark.parametrize("demo", [nudge_vs_backprop, learn_a_filter, conv_as_dense])
+def test_help_describes_the_demo(demo, capsys):
+    with pytest.raises(SystemExit) as exit:
+        demo.main(["--help"])
+    assert exit.value.code == 0
+    text = capsys.readouterr().out
+    assert "--out" in text and "--quick" in text
+
+
+# ---- nudge_vs_backprop ------------------------------------------------------------------------
+
+def test_nudging_gives_backprops_gradient_at_two_passes_per_value(tmp_path, capsys):
+    result = nudge_vs_backprop.main(["--quick", "--out", str(tmp_path)])
+    assert result["sizes"] == [1, 2, 3]
+    for r in result["results"]:
+        k = r["k"]
+        assert r["backprop"].shape == r["nudge"].shape == (k, k)
+        np.testing.assert_allclose(r["nudge"], r["backprop"], rtol=1e-7, atol=1e-8)
+        assert r["max_diff"] < 1e-6
+        assert r["nudge_passes"] == 2 * k * k
+    root = svg_root(result["plot"])
+    assert len(root.findall(f".//{SVG}polyline")) == 2  # nudge and backprop
+    out = capsys.readouterr().out
+    assert "backward()" in out and "nudge and rerun" in out and "Conclusion" in out
+
+
+def test_the_gradient_is_the_closed_form_sum_over_output_positions():
+    """backward()'s dL/dW equals sum over n, i, j of dL/do * the input W_ab multiplied there."""
+    rng = np.random.default_rng(3)
+    images, targets = nudge_vs_backprop.make_dataset(3, 6, 2, rng)
+    loss_fn, W = nudge_vs_backprop.loss_function("scalar", images, targets, rng.standard_normal((2, 2)))
+    g = nudge_vs_backprop.gradient_by_backprop(loss_fn, W)
+    windows = np.lib.stride_tricks.sliding_window_view(images, (2, 2), axis=(1, 2))  # (n, i, j, a, b)
+    out = np.einsum("nijab,ab->nij", windows, nudge_vs_backprop.tc.data(W))
+    dL_do = 2 * (out - targets) / out.size
+    np.testing.assert_allclose(g, np.einsum("nij,nijab->ab", dL_do, windows), rtol=1e-12, atol=1e-12)
+
+
+def test_nudge_demo_on_the_tensor_engine(tmp_path):
+    if not learn_a_filter.tensor_engine_available():
+        pytest.skip("the Tensor engine is not available")
+    result = nudge_vs_backprop.main(["--quick", "--engine", "tensor", "--out", str(tmp_path)])
+    assert result["max_diff"] < 1e-6
+
+
+def test_nudge_demo_rejects_a_filter_larger_than_the_image(tmp_path):
+    with pytest.raises(SystemExit) as exit:
+        nudge_vs_backprop.main(["--size", "4", "--filters", "5", "--out", str(tmp_path)])
+    assert exit.value.code == 2
+
+
+# ---- learn_a_filter ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("engine", ["scalar", "auto"])
+def test_gradient_descent_recovers_the_sobel_filter(engine, tmp_path):
+    result = learn_a_filter.main(["--quick", "--engine", engine, "--out", str(tmp_path)])
+    assert result["max_error"] < 1e-3
+    np.testing.assert_allclose(result["final"], learn_a_filter.SOBEL, atol=1e-3)
+    assert result["losses"][-1] < 1e-6 * result["losses"][0]
+    frames = svg_root(result["frames"])
+    cells = [r for r in frames.iter(SVG + "rect") if r.find(SVG + "title") is not None]
+    assert len(cells) == 9 * 9  # steps 0 1 2 5 10 20 40 60, and Sobel
+    assert len(svg_root(result["loss_plot"]).findall(f".//{SVG}polyline")) == 2
+
+
+def test_learn_from_a_random_start(tmp_path):
+    result = learn_a_filter.main(["--quick", "--engine", "scalar", "--init", "random", "--seed", "1",
+                                  "--out", str(tmp_path)])
+    assert result["max_error"] < 1e-3
+
+
+def test_first_step_wiring_is_drawn_when_viz_is_there(tmp_path):
+    viz = pytest.importorskip("viz")
+    if not hasattr(viz, "draw_conv_wiring"):
+        pytest.skip("viz has no draw_conv_wiring yet")
+    result = learn_a_filter.main(["--quick", "--engine", "scalar", "--out", str(tmp_path)])
+    assert "W11" in result["equations"] and "o11" in result["equations"]
+    if result["wiring"].endswith(".svg"):
+        svg_root(result["wiring"])
+    else:  # no `dot` program: the graph source was written instead
+        assert "digraph" in open(result["wiring"]).read()
+
+
+# ---- conv_as_dense ------------------------------------------------------------------------
+
+def test_seed_matrix_holds_the_filter_values_in_the_right_places(tmp_path, capsys):
+    result = conv_as_dense.main(["--out", str(tmp_path)])
+    W11, W12, W21, W22 = 0, 1, 2, 3
+    _ = -1
+    expected = [[W11, W12, _, W21, W22, _, _, _, _],
+                [_, W11, W12, _, W21, W22, _, _, _],
+                [_, _, _, W11, W12, _, W21, W22, _],
+                [_, _, _, _, W11, W12, _, W21, W22]]
+    np.testing.assert_array_equal(result["index"], expected)
+    assert "W11   W12     0   W21   W22     0     0     0     0" in capsys.readouterr().out
+    assert result["forward_diff"] <= 1e-12
+    assert result["dense_diff"] <= 1e-12
+    assert result["grad_diff"] <= 1e-12
+    svg_root(result["picture"])
+
+
+@settings(max_examples=20, deadline=None)
+@given(H=st.integers(2, 6), W=st.integers(2, 6), kh=st.integers(1, 3), kw=st.integers(1, 3),
+       stride=st.integers(1, 3), padding=st.integers(0, 2), seed=st.integers(0, 99))
+def test_dense_gradients_summed_over_tied_entries_equal_the_conv_gradient(tmp_path_factory, H, W, kh, kw, stride,
+                                                                          padding, seed):
+    if kh > H + 2 * padding or kw > W + 2 * padding:
+        return
+    out = tmp_path_factory.mktemp("dense")
+    result = conv_as_dense.main([f"--image={H}x{W}", f"--filter={kh}x{kw}", f"--stride={stride}",
+                                 f"--padding={padding}", f"--seed={seed}", "--out", str(out)])
+    assert result["forward_diff"] <= 1e-12
+    np.testing.assert_allclose(result["dL_dM"], result["outer"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(result["tied_grad"], result["conv_grad"], rtol=1e-12, atol=1e-12)
+    # every filter value that meets a real pixel sits once in each output row that uses it, never twice
+    for row in result["index"]:
+        used = row[row >= 0]
+        assert len(used) == len(set(used))
+
+
+def test_dense_demo_rejects_a_filter_that_does_not_fit(tmp_path):
+    with pytest.raises(SystemExit) as exit:
+        conv_as_dense.main(["--image", "2x2", "--filter", "3x3", "--out", str(tmp_path)])
+    assert exit.value.code == 2
+
+
+def test_demo_runs_as_a_script_from_a_clone(tmp_path):
+    """`python demos/conv_as_dense.py` works without installing the package."""
+    done = subprocess.run([sys.executable, os.path.join(DEMOS, "conv_as_dense.py"), "--out", str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "largest difference: 0.0e+00" in done.stdout
+    assert (tmp_path / "conv_as_dense.svg").exists()
