@@ -79,36 +79,58 @@ def trainer(engine, images, targets, W0, lr):
     return step, current
 
 
+def render(dot, base):
+    """Write a graphviz.Digraph as base.svg; without graphviz's `dot` program, its source as base.gv."""
+    import graphviz
+    try:
+        svg = dot.pipe(format="svg")
+    except graphviz.ExecutableNotFound:
+        with open(base + ".gv", "w", encoding="utf-8") as f:
+            f.write(dot.source)
+        print(f"(graphviz's dot program is not installed: wrote {base}.gv; render it with dot -Tsvg)")
+        return base + ".gv"
+    with open(base + ".svg", "wb") as f:
+        f.write(svg)
+    return base + ".svg"
+
+
 def first_step_wiring(image, W0, out_dir):
     """A 4x4 corner of one image, the starting filter, a 2x2 output: the wiring backward() follows.
 
-    Returns (wiring_path or None, equations text or None); needs the viz package.
+    Writes the whole wiring and W11's fan-out alone. Returns (paths, equations text), or
+    ([], None) without the viz package.
     """
     try:
         import viz
         conv_equations, draw_conv_wiring = viz.conv_equations, viz.draw_conv_wiring
     except (ImportError, AttributeError):
         print("(the viz package is not available: skipping the wiring picture and the equations)")
-        return None, None
+        return [], None
     patch = image[:4, :4]
     I, W = tc.values(patch, name="I"), tc.values(W0, name="W")
     o = F.conv2d(I, W)
     t = np.einsum("ijab,ab->ij", sliding_windows(patch, (3, 3)), SOBEL)
     F.mse_loss(o, t).backward()
-    equations = conv_equations(o, W)
-    dot = draw_conv_wiring(o, W)
-    path = os.path.join(out_dir, "learn_a_filter_wiring")
-    try:
-        svg = dot.pipe(format="svg")
-        path += ".svg"
-        with open(path, "wb") as f:
-            f.write(svg)
-    except Exception as error:  # graphviz's `dot` program missing: keep the source, say how to render it
-        path += ".gv"
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(dot.source)
-        print(f"(could not run graphviz's dot: {error}; wrote the graph source instead)")
-    return path, equations
+    base = os.path.join(out_dir, "learn_a_filter_wiring")
+    paths = [render(draw_conv_wiring(o, W), base)]
+    try:  # one weight's fan-out: a focus option of viz beyond the documented call
+        paths.append(render(draw_conv_wiring(o, W, I, weight="W11"), base + "_W11"))
+    except TypeError:
+        pass
+    return paths, conv_equations(o, W)
+
+
+def weight_gradient_lines(equations):
+    """The dL/dW_ab equations (each with its continuation lines) out of viz.conv_equations' text."""
+    lines, keep, inside = str(equations).splitlines(), [], False
+    for line in lines:
+        if line.startswith("dL/dW"):
+            inside = True
+        elif line and not line[0].isspace():
+            inside = False
+        if inside:
+            keep.append(line)
+    return "\n".join(keep) if keep else str(equations)
 
 
 def main(argv=None):
@@ -142,7 +164,9 @@ def main(argv=None):
     wiring, equations = first_step_wiring(images[0], W0, args.out)
     if equations:
         print("\nThe first step, on a 4x4 corner of the first image: what backward() computes for each W_ab\n")
-        print(equations)
+        print(weight_gradient_lines(equations))
+        with open(os.path.join(args.out, "learn_a_filter_equations.txt"), "w", encoding="utf-8") as f:
+            f.write(str(equations) + "\n")
     step, current = trainer(engine, images, targets, W0, args.lr)
     show = sorted({0, 1, 2, 5, 10, 20, 40, args.steps} & set(range(args.steps + 1)))
     frames, losses, errors = {0: current()}, [], []
@@ -166,11 +190,12 @@ def main(argv=None):
                      legend="top right")
     print(f"\nlearned W:\n{np.array2string(final, precision=5, suppress_small=True)}\n"
           f"largest difference from Sobel: {max_error:.1e}")
-    print("wrote " + ", ".join(p for p in (strip, curve, wiring) if p))
+    print("wrote " + ", ".join([strip, curve] + wiring) + (" and the equations (.txt)" if equations else ""))
     print(f"\nConclusion: nobody nudged anything. Each step, one backward() told every filter value which way "
           f"to move (the sign of dL/dW_ab) and how far (its size); after {args.steps} steps W equals the Sobel "
           f"filter to {max_error:.0e}. The gradient of each W_ab is the sum, over every output position of every "
-          f"image, of dL/do_ij times the pixel W_ab multiplied there: the wiring above.")
+          f"image, of dL/do_ij times the pixel W_ab multiplied there" +
+          (f": the wiring drawn in {os.path.basename(wiring[0])}." if wiring else "."))
     return dict(engine=engine, final=final, sobel=SOBEL.copy(), max_error=max_error, losses=losses,
                 frames=strip, loss_plot=curve, wiring=wiring, equations=equations)
 

@@ -89,6 +89,14 @@ def test_gradient_descent_recovers_the_sobel_filter(engine, tmp_path):
     assert len(svg_root(result["loss_plot"]).findall(f".//{SVG}polyline")) == 2
 
 
+def test_both_engines_take_the_same_steps(tmp_path):
+    if not learn_a_filter.tensor_engine_available():
+        pytest.skip("the Tensor engine is not available")
+    scalar = learn_a_filter.main(["--quick", "--engine", "scalar", "--out", str(tmp_path)])
+    tensor = learn_a_filter.main(["--quick", "--engine", "tensor", "--out", str(tmp_path)])
+    np.testing.assert_allclose(tensor["losses"], scalar["losses"], rtol=1e-9, atol=1e-15)
+
+
 def test_learn_from_a_random_start(tmp_path):
     result = learn_a_filter.main(["--quick", "--engine", "scalar", "--init", "random", "--seed", "1",
                                   "--out", str(tmp_path)])
@@ -100,11 +108,19 @@ def test_first_step_wiring_is_drawn_when_viz_is_there(tmp_path):
     if not hasattr(viz, "draw_conv_wiring"):
         pytest.skip("viz has no draw_conv_wiring yet")
     result = learn_a_filter.main(["--quick", "--engine", "scalar", "--out", str(tmp_path)])
-    assert "W11" in result["equations"] and "o11" in result["equations"]
-    if result["wiring"].endswith(".svg"):
-        svg_root(result["wiring"])
-    else:  # no `dot` program: the graph source was written instead
-        assert "digraph" in open(result["wiring"]).read()
+    assert "dL/dW11" in result["equations"] and "o11" in result["equations"]
+    assert result["wiring"] and os.path.basename(result["wiring"][0]).startswith("learn_a_filter_wiring.")
+    for path in result["wiring"]:
+        if path.endswith(".svg"):
+            svg_root(path)
+        else:  # no `dot` program: the graph source was written instead
+            assert "digraph" in open(path).read()
+    assert (tmp_path / "learn_a_filter_equations.txt").exists()
+
+
+def test_weight_gradient_lines_keeps_each_dW_equation_with_its_numbers():
+    text = "Forward\no11 = I11*W11\n    = 1*2 = 2\n\nBackward\ndL/dW11 = dL/do11*I11\n        = 3*1 = 3\ndL/dI11 = x\n"
+    assert learn_a_filter.weight_gradient_lines(text) == "dL/dW11 = dL/do11*I11\n        = 3*1 = 3"
 
 
 # ---- conv_as_dense ------------------------------------------------------------------------
