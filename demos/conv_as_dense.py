@@ -146,10 +146,12 @@ def main(argv=None):
 
     os.makedirs(args.out, exist_ok=True)
     picture = os.path.join(args.out, "conv_as_dense.svg")
-    plots.strip([M, np.where(index >= 0, dL_dM, 0.0)], picture, titles=["M (0 = white)", "dL/dM on W's entries"],
-                title="The conv as a dense layer: tied weights, and the gradients that are summed",
-                labels=[[[wnames[k] if k >= 0 else "" for k in row] for row in index],
-                        [[f"{v:.2g}" if k >= 0 else "" for v, k in zip(vr, kr)] for vr, kr in zip(dL_dM, index)]])
+    tied = np.where(index >= 0, dL_dM, 0.0)
+    names = [[wnames[k] if k >= 0 else "" for k in row] for row in index]
+    shares = [[plots.short_number(v) if k >= 0 else "" for v, k in zip(vs, ks)] for vs, ks in zip(dL_dM, index)]
+    plots.strip([M, tied], picture, titles=["M: where each W_ab sits", "dL/dM on those entries"],
+                title="A conv as a dense layer y = M x: tied weights, and the gradients summed per weight",
+                vmax=[np.abs(M).max() or 1.0, np.abs(tied).max() or 1.0], labels=[names, shares])
     print(f"wrote {picture}")
     print("\nConclusion: a conv is a dense layer y = M x in which each filter value W_ab is copied into many "
           "entries of M. The dense gradient you already know, dL/dM = dL/dy x^T, gives each copy its share; "

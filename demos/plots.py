@@ -100,9 +100,28 @@ def colour(v, vmax):
     return f"rgb(255,{fade},{fade})" if t >= 0 else f"rgb({fade},{fade},255)"
 
 
-def strip(frames, path=None, titles=None, title="", cell=26, numbers=True, vmax=None, labels=None):
-    """Heat maps side by side (each a 2-D list/array of numbers) on one shared colour scale, with a colour bar.
+def short_number(v):
+    """A number short enough for a heat-map cell: 2 significant digits, no exponent."""
+    if abs(v) < 5e-3:
+        return "0"
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.2g}"
 
+
+def _colour_bar(x, y, width, vmax):
+    """A bar from -vmax (blue) through 0 (white) to +vmax (red), labelled at both ends and the middle."""
+    steps = 20
+    body = [f'<rect x="{x + k * width / steps:.1f}" y="{y}" width="{width / steps + 0.5:.1f}" height="10" '
+            f'fill="{colour(vmax * (2 * (k + 0.5) / steps - 1), vmax)}"/>' for k in range(steps)]
+    end = _fmt(float(f"{vmax:.3g}"))
+    return body + [_text(x, y + 24, "-" + end, anchor="start"), _text(x + width / 2, y + 24, "0"),
+                   _text(x + width, y + 24, end, anchor="end")]
+
+
+def strip(frames, path=None, titles=None, title="", cell=30, numbers=True, vmax=None, labels=None):
+    """Heat maps side by side (each a 2-D list/array of numbers), with a colour bar.
+
+    One colour scale is shared by every frame (so a colour means the same number in each),
+    unless `vmax` is a list with one scale per frame, when each frame gets its own bar.
     Each cell shows its number (numbers=True) or, given `labels` (one 2-D grid of strings per
     frame), its label; hovering shows the exact number.
     """
@@ -111,33 +130,37 @@ def strip(frames, path=None, titles=None, title="", cell=26, numbers=True, vmax=
         raise ValueError("strip needs at least one non-empty 2-D frame")
     if vmax is None:
         vmax = max(abs(v) for frame in frames for row in frame for v in row)
+    scales = list(vmax) if isinstance(vmax, (list, tuple)) else [vmax] * len(frames)
+    if len(scales) != len(frames):
+        raise ValueError(f"vmax needs one scale per frame: {len(frames)} frames, {len(scales)} scales")
     titles = titles or [""] * len(frames)
-    gap, top = 14, 44 if title else 24
+    gap, top = 16, 44 if title else 24
     x, body = 10, [_text(10, 20, title, anchor="start", extra='font-weight="bold"')] if title else []
-    height = top
+    lefts, height = [], top
     for f, (frame, label) in enumerate(zip(frames, titles)):
         rows, cols = len(frame), len(frame[0])
         body.append(_text(x + cols * cell / 2, top - 6, label))
         for i, row in enumerate(frame):
             for j, v in enumerate(row):
                 cx, cy = x + j * cell, top + i * cell
-                body.append(f'<rect x="{cx}" y="{cy}" width="{cell}" height="{cell}" fill="{colour(v, vmax)}" '
+                body.append(f'<rect x="{cx}" y="{cy}" width="{cell}" height="{cell}" fill="{colour(v, scales[f])}" '
                             f'stroke="#999" stroke-width="0.5"><title>{v:.6g}</title></rect>')
-                text = labels[f][i][j] if labels is not None else f"{v:.2g}" if numbers else ""
-                if text and cell >= 24:
-                    body.append(_text(cx + cell / 2, cy + cell / 2 + 4, text, size=9))
+                text = labels[f][i][j] if labels is not None else short_number(v) if numbers else ""
+                if text and cell >= 24:  # white on the darkest colours, so the text stays readable
+                    dark = scales[f] > 0 and abs(v) > 0.6 * scales[f]
+                    body.append(_text(cx + cell / 2, cy + cell / 2 + 4, text, size=9,
+                                      extra='fill="white"' if dark else ""))
+        lefts.append((x, cols * cell))
         x += cols * cell + gap
         height = max(height, top + rows * cell)
-    # the colour bar: -vmax .. +vmax, left to right
-    steps, bar_w = 20, 160
-    for k in range(steps):
-        v = vmax * (2 * (k + 0.5) / steps - 1)
-        body.append(f'<rect x="{10 + k * bar_w / steps:.1f}" y="{height + 12}" width="{bar_w / steps + 0.5:.1f}" '
-                    f'height="10" fill="{colour(v, vmax)}"/>')
-    body.append(_text(10, height + 36, _fmt(-vmax), anchor="start"))
-    body.append(_text(10 + bar_w / 2, height + 36, "0"))
-    body.append(_text(10 + bar_w, height + 36, _fmt(vmax), anchor="end"))
-    return _save(_document(max(x, bar_w + 20), height + 46, body), path)
+    if isinstance(vmax, (list, tuple)):  # a bar under each frame, as wide as the frame (at least 100)
+        for (left, width), scale in zip(lefts, scales):
+            body += _colour_bar(left, height + 12, max(width, 100), scale)
+        x = max(x, max(left + max(width, 100) + 10 for left, width in lefts))
+    else:
+        body += _colour_bar(10, height + 12, 160, vmax)
+    width = max(x, 180, 20 + 7.5 * len(title))  # room for the bold title
+    return _save(_document(width, height + 46, body), path)
 
 
 def heatmap(grid, path=None, title="", **options):

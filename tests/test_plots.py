@@ -84,3 +84,19 @@ def test_strip_rejects_empty_frames():
         plots.strip([])
     with pytest.raises(ValueError):
         plots.strip([[]])
+
+
+def test_strip_with_one_scale_per_frame_draws_a_bar_under_each():
+    root = parse(plots.strip([[[1.0, -1.0]], [[100.0, 50.0]]], vmax=[1.0, 100.0]))
+    fills = {float(r.find(SVG + "title").text): r.get("fill") for r in root.iter(SVG + "rect")
+             if r.find(SVG + "title") is not None}
+    assert fills[1.0] == fills[100.0] == "rgb(255,0,0)"  # each frame saturates at its own scale
+    assert fills[50.0] == "rgb(255,128,128)"
+    assert {"-1", "1", "-100", "100"} <= set(texts(root))
+    with pytest.raises(ValueError, match="one scale per frame"):
+        plots.strip([[[1.0]]], vmax=[1.0, 2.0])
+
+
+def test_short_numbers_fit_a_cell():
+    assert [plots.short_number(v) for v in (0.0004, -0.0123, 0.97, -1.94, 56.25, 101.25)] == \
+        ["0", "-0.012", "0.97", "-1.9", "56", "101"]
