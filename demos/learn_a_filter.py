@@ -188,7 +188,7 @@ def main(argv=None):
                       ("max |W - Sobel|", list(range(1, len(errors) + 1)), [max(v, 1e-30) for v in errors])],
                      curve, title="Loss and distance to the Sobel filter", xlabel="step", ylabel="", logy=True,
                      legend="top right")
-    print(f"\nlearned W:\n{np.array2string(final, precision=5, suppress_small=True)}\n"
+    print(f"\nlearned W:\n{np.array2string(np.round(final, 5) + 0.0)}\n"
           f"largest difference from Sobel: {max_error:.1e}")
     print("wrote " + ", ".join([strip, curve] + wiring) + (" and the equations (.txt)" if equations else ""))
     print(f"\nConclusion: nobody nudged anything. Each step, one backward() told every filter value which way "

@@ -122,8 +122,9 @@ def loss_fn():
 
 nudged = numerical_grad(loss_fn, W, h=1e-4)
 backprop = tc.grads(W)
-print(np.c_[backprop.reshape(-1), nudged.reshape(-1)])
-print("largest difference:", np.abs(backprop - nudged).max(), "  forward passes used by nudging:", passes)
+for name, b, n in zip(["W11", "W12", "W21", "W22"], backprop.flat, nudged.flat):
+    print(f"dL/d{name}:  backward() {b:14.8f}   nudge and rerun {n:14.8f}")
+print(f"largest difference {np.abs(backprop - nudged).max():.1e}, forward passes used by nudging: {passes}")
 """),
     ("markdown", """
 For a 7x7 filter that is 98 passes over the whole dataset per step, for a real network tens of
@@ -154,7 +155,7 @@ for step in range(1, 61):
         print(f"step {step:3d}  loss {loss.data:.2e}")
 
 W_learned = tc.data(W_learn)
-print(np.round(W_learned, 4))
+print(np.round(W_learned, 4) + 0.0)   # + 0.0 turns -0.0 into 0.0
 """),
     ("markdown", """
 ## The answer
