@@ -73,14 +73,17 @@ def matmul(a, b, bias=None):
     out = np.empty(batch + (m, p), dtype=object)
     value_sum = Value.sum
     for index in np.ndindex(*batch):
-        rows, cols = a[index], b[index].T
-        for i in range(m):
-            row = rows[i]
-            for j in range(p):
-                terms = [x * w for x, w in zip(row, cols[j])]
-                if bias is not None:
-                    terms.append(bias[index + (i, j)])
-                out[index + (i, j)] = value_sum(terms)
+        # plain lists: iterating them is several times faster than iterating object arrays
+        rows, cols = a[index].tolist(), b[index].T.tolist()
+        biases = bias[index].tolist() if bias is not None else None
+        for i, row in enumerate(rows):
+            outputs = []
+            for j, col in enumerate(cols):
+                terms = [x * w for x, w in zip(row, col)]
+                if biases is not None:
+                    terms.append(biases[i][j])
+                outputs.append(value_sum(terms))
+            out[index + (i,)] = outputs
     return out
 
 

@@ -25,13 +25,16 @@ _ZERO = (0.0,)
 _MINUS_ONE = (-1.0,)
 _ONE_ONE = (1.0, 1.0)
 _ONE_MINUS_ONE = (1.0, -1.0)
-_ONES = {}  # n -> (1.0,) * n, shared by every n-ary sum of that width
+_ONES = {}  # n -> (1.0,) * n, shared by every n-ary sum of that width (widths up to _ONES_MAX)
+_ONES_MAX = 1024  # wider sums get their own tuple, so the cache stays small whatever widths are used
 
 
 def _ones(n):
     ones = _ONES.get(n)
     if ones is None:
-        ones = _ONES[n] = (1.0,) * n
+        ones = (1.0,) * n
+        if n <= _ONES_MAX:
+            _ONES[n] = ones
     return ones
 
 
@@ -163,9 +166,11 @@ class Value:
         A conv output `o11 = I11*W11 + I12*W12 + I21*W21 + I22*W22` is one such
         node with four `*` inputs, so the graph reads as the equation does.
         """
-        terms = tuple(v if type(v) is Value else _constant(v) for v in values)
+        terms = tuple(values)
         total = 0.0
         for v in terms:
+            if type(v) is not Value:  # numbers among the terms become leaves; then add up again
+                return Value.sum([_constant(v) for v in terms])
             total += v.data
         return _node(total, terms, _ones(len(terms)), "sum")
 
@@ -198,31 +203,39 @@ class Value:
         """
         order = self._topological_order()
         for node in order:
-            if node._prev:
-                node.grad = 0.0
+            node.grad = 0.0
         self.grad += 1.0
         for node in reversed(order):
             g = node.grad
             if g == 0.0:  # nothing flows back through here (a dead relu, a losing max input)
                 continue
             for child, local in zip(node._prev, node._local):
-                child.grad += local * g
+                if local == 1.0 and not child.grad:
+                    child.grad = g  # 0 + 1 * g is g itself: share its float rather than make a new one
+                else:
+                    child.grad += local * g
 
     def _topological_order(self):
-        """Every Value self depends on, each after all of its inputs (iterative DFS)."""
+        """The computed Values self depends on, self last, each after the computed Values it uses.
+
+        Iterative depth-first search, so depth is limited by memory only, and
+        inputs are visited in argument order, so the order is deterministic.
+        Leaves are left out: they have nothing to pass back, and backward()
+        reaches them through their users.
+        """
+        if not self._prev:
+            return []
         order = []
         visited = {self}
         stack = [(self, iter(self._prev))]
         while stack:
             node, inputs = stack[-1]
             for child in inputs:
-                if child not in visited:
+                if child._prev and child not in visited:
                     visited.add(child)
-                    if child._prev:
-                        stack.append((child, iter(child._prev)))
-                        break
-                    order.append(child)  # a leaf is finished as soon as it is seen
-            else:
+                    stack.append((child, iter(child._prev)))
+                    break
+            else:  # every input of node is already in order
                 stack.pop()
                 order.append(node)
         return order
