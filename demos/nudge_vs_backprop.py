@@ -97,21 +97,25 @@ def show_side_by_side(r):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=20, help="images in the dataset (default 20)")
-    parser.add_argument("--size", type=int, default=12, help="image side in pixels (default 12)")
-    parser.add_argument("--filters", default="1,2,3,5,7", help="filter sides to time (default 1,2,3,5,7)")
+    parser.add_argument("--images", type=int, help="images in the dataset (default 20, quick 4)")
+    parser.add_argument("--size", type=int, help="image side in pixels (default 12, quick 8)")
+    parser.add_argument("--filters", help="filter sides to time (default 1,2,3,5,7, quick 1,2,3)")
     parser.add_argument("--engine", choices=("scalar", "tensor"), default="scalar",
                         help="scalar Values (default) or numpy Tensors")
-    parser.add_argument("--quick", action="store_true", help="small settings: 4 images 8x8, filters 1,2,3")
+    parser.add_argument("--quick", action="store_true",
+                        help="small settings (4 images 8x8, filters 1,2,3) unless given")
     parser.add_argument("--h", type=float, default=1e-4, help="nudge size (default 1e-4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="out", help="folder for the pictures (default out/)")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.images, args.size, args.filters = 4, 8, "1,2,3"
-    sizes = [int(s) for s in args.filters.split(",")]
-    if min(sizes) < 1 or max(sizes) > args.size:
-        parser.error(f"filter sides must be between 1 and the image side {args.size}, got {sizes}")
+    args.images = args.images or (4 if args.quick else 20)
+    args.size = args.size or (8 if args.quick else 12)
+    try:
+        sizes = [int(s) for s in (args.filters or ("1,2,3" if args.quick else "1,2,3,5,7")).split(",")]
+    except ValueError:
+        parser.error(f"--filters takes filter sides separated by commas, like 1,3,5; got {args.filters!r}")
+    if args.images < 1 or min(sizes) < 1 or max(sizes) > args.size:
+        parser.error(f"need --images >= 1 and filter sides between 1 and the image side {args.size}, got {sizes}")
     rng = np.random.default_rng(args.seed)
 
     print(f"Dataset: {args.images} images of {args.size}x{args.size}, targets made by a hidden filter; "

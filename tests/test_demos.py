@@ -69,6 +69,13 @@ def test_nudge_demo_on_the_tensor_engine(tmp_path):
     assert result["max_diff"] < 1e-6
 
 
+def test_explicit_settings_win_over_quick(tmp_path):
+    result = nudge_vs_backprop.main(["--quick", "--filters", "2", "--images", "2", "--out", str(tmp_path)])
+    assert result["sizes"] == [2] and result["results"][0]["nudge_passes"] == 8
+    result = learn_a_filter.main(["--quick", "--engine", "scalar", "--steps", "3", "--out", str(tmp_path)])
+    assert len(result["losses"]) == 3 and result["max_error"] > 1e-3  # three steps are not enough
+
+
 def test_nudge_demo_rejects_a_filter_larger_than_the_image(tmp_path):
     with pytest.raises(SystemExit) as exit:
         nudge_vs_backprop.main(["--size", "4", "--filters", "5", "--out", str(tmp_path)])
