@@ -1,0 +1,86 @@
+"""`python -m tinygrad_conv explain`: equations on stdout, two SVGs, and one-line errors with exit status 2."""
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None or shutil.which("neato") is None,
+                               reason="the Graphviz programs are not installed")
+
+
+def run(*args, cwd=ROOT):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "tinygrad_conv", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@needs_dot
+def test_seed_explain_prints_equations_and_writes_svgs(tmp_path):
+    r = run("explain", "--image", "3x3", "--filter", "2x2", "--pool", "avg", "--out", str(tmp_path / "pics"))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "o11 = I11*W11 + I12*W12 + I21*W21 + I22*W22" in out
+    assert "= 1*1 + 2*(-1) + 4*2 + 5*0.5 = 9.5" in out
+    assert "p = (o11 + o12 + o21 + o22) / 4" in out
+    assert "dL/dW11 = dL/do11*I11 + dL/do12*I12 + dL/do21*I21 + dL/do22*I22" in out
+    assert "= 6.75*1 + 6.75*2 + 6.75*4 + 6.75*5 = 81" in out  # dL/dp = 2*(14.5 - 1) = 27, a quarter to each o
+    assert out.count("check: holds") == 2
+    for name in ("graph.svg", "wiring.svg"):
+        root = ET.parse(tmp_path / "pics" / name).getroot()
+        assert root.tag.endswith("svg")
+    wiring = (tmp_path / "pics" / "wiring.svg").read_text()
+    assert wiring.count('class="edge"') == 16 + 4  # W -> o, then o -> p
+
+
+@needs_dot
+@pytest.mark.parametrize("extra", [["--stride", "2", "--padding", "1", "--pool", "max"],
+                                   ["--dilation", "2", "--image", "5x5", "--pool", "none"],
+                                   ["--image", "4x4", "--pool", "avg", "--pool-size", "2", "--filter", "1x1"]])
+def test_other_configurations(tmp_path, extra):
+    r = run("explain", *extra, "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("check: holds") == 2
+    assert (tmp_path / "graph.svg").stat().st_size > 0 and (tmp_path / "wiring.svg").stat().st_size > 0
+
+
+def test_default_out_dir_is_out(tmp_path):
+    if shutil.which("dot") is None:
+        pytest.skip("needs dot")
+    r = run("explain", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "graph.svg").exists() and (tmp_path / "out" / "wiring.svg").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--image", "0x3"], "positive"),
+    (["--image", "3"], "HxW"),
+    (["--filter", "5x5"], "does not fit"),
+    (["--stride", "0"], "at least 1"),
+    (["--padding", "-1"], "at least 0"),
+    (["--dilation", "3"], "does not fit"),
+    (["--pool", "sum"], "invalid choice"),
+    (["--pool-size", "3"], "larger than"),
+    (["--pool", "none", "--pool-size", "1"], "needs --pool"),
+    (["--image", "40x40"], "at most"),
+])
+def test_bad_sizes_end_with_one_line_and_status_2(tmp_path, args, words):
+    r = run("explain", *args, "--out", str(tmp_path))
+    assert r.returncode == 2
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0] and words in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "graph.svg").exists()
+
+
+def test_help():
+    r = run("--help")
+    assert r.returncode == 0 and "explain" in r.stdout
+    r = run("explain", "--help")
+    assert r.returncode == 0
+    for flag in ("--image", "--filter", "--stride", "--padding", "--dilation", "--pool", "--pool-size", "--out"):
+        assert flag in r.stdout

@@ -1,0 +1,146 @@
+"""draw_conv_wiring: rendered with the real Graphviz, the picture holds the right nodes, edges and grids."""
+import re
+import shutil
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import tinygrad_conv as tc
+from tinygrad_conv import functional as F
+import viz
+
+needs_dot = pytest.mark.skipif(shutil.which("neato") is None or shutil.which("dot") is None,
+                               reason="the Graphviz programs are not installed")
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def render(digraph):
+    """(nodes: title -> (x, y, texts), edges: (tail, head) -> texts) from the SVG Graphviz draws."""
+    root = ET.fromstring(digraph.pipe(format="svg"))
+    nodes, edges = {}, {}
+    for g in root.iter(f"{SVG}g"):
+        title = g.find(f"{SVG}title")
+        texts = [" ".join((t.text or "").split()) for t in g.iter(f"{SVG}text")]
+        if g.get("class") == "node":
+            first = next(g.iter(f"{SVG}text"), None)
+            nodes[title.text] = (float(first.get("x")), float(first.get("y")), texts) if first is not None else None
+        elif g.get("class") == "edge":
+            tail, head = title.text.split("->")
+            edges[(tail, head)] = texts
+    return nodes, edges
+
+
+def seed(backward=True, pool=None):
+    I = tc.values(np.arange(1.0, 10.0).reshape(3, 3), name="I")
+    W = tc.values([[0.5, -1.0], [0.25, 2.0]], name="W")
+    o = F.conv2d(I, W)
+    p = F.global_avg_pool2d(o) if pool == "avg" else (F.max_pool2d(o, 2) if pool == "max" else None)
+    if backward:
+        F.mse_loss(p if p is not None else o, np.full(np.shape(p if p is not None else o), 10.0)).backward()
+    return I, W, o, p
+
+
+@needs_dot
+def test_seed_picture_has_16_labelled_edges_and_square_grids():
+    I, W, o, _ = seed()
+    nodes, edges = render(viz.draw_conv_wiring(o, W, I))
+    w_to_o = {k: v for k, v in edges.items() if k[0].startswith("W") and k[1].startswith("o")}
+    assert len(w_to_o) == 16 == len(edges)
+    for w in ("W11", "W12", "W21", "W22"):
+        assert sum(t == w for t, _ in w_to_o) == 4
+    for out in ("o11", "o12", "o21", "o22"):
+        assert sum(h == out for _, h in w_to_o) == 4
+    triples = viz.conv_wiring(o, W)
+    for w, out, x in triples:  # each edge is labelled with the input it multiplied, then its share x * dL/do
+        xv = next(v for v in I.flat if v.name == x)
+        ov = next(v for v in o.flat if v.name == out)
+        assert w_to_o[(w, out)][0] == x
+        assert w_to_o[(w, out)][-1] == f"= {xv.data * ov.grad:.6g}"
+    for w in W.flat:  # each weight shows its total, the sum of its edges
+        assert nodes[w.name][2][-1] == f"= {w.grad:.6g}"
+    # the 3x3 input is drawn as a square grid: 3 columns, 3 rows, equal steps
+    xs = sorted({round(nodes[v.name][0], 1) for v in I.flat})
+    ys = sorted({round(nodes[v.name][1], 1) for v in I.flat})
+    assert len(xs) == len(ys) == 3
+    assert np.allclose(np.diff(xs), np.diff(xs)[0]) and np.allclose(np.diff(ys), np.diff(xs)[0], atol=0.2)
+    for (r, c), v in np.ndenumerate(I):
+        assert nodes[v.name][0] == pytest.approx(xs[c], abs=0.2) and nodes[v.name][1] == pytest.approx(ys[r], abs=0.2)
+
+
+@needs_dot
+def test_before_backward_edges_carry_only_the_input():
+    I, W, o, _ = seed(backward=False)
+    nodes, edges = render(viz.draw_conv_wiring(o, W, I))
+    assert all(len(texts) == 1 for texts in edges.values())
+    assert not any("dL/dW" in " ".join(n[2]) for n in nodes.values() if n)
+
+
+@needs_dot
+def test_focus_on_one_weight_and_one_output():
+    I, W, o, _ = seed()
+    _, edges = render(viz.draw_conv_wiring(o, W, I, weight="W12"))
+    assert sorted(edges) == [("W12", h) for h in ("o11", "o12", "o21", "o22")]
+    assert [edges[("W12", h)][0] for h in ("o11", "o12", "o21", "o22")] == ["I12", "I13", "I22", "I23"]
+    _, edges = render(viz.draw_conv_wiring(o, W, I, output=(1, 0)))
+    assert {k: v[0] for k, v in edges.items()} == {("W11", "o21"): "I21", ("W12", "o21"): "I22",
+                                                    ("W21", "o21"): "I31", ("W22", "o21"): "I32"}
+    with pytest.raises(ValueError, match="no weight named"):
+        viz.draw_conv_wiring(o, W, weight="W33")
+
+
+@needs_dot
+def test_pool_routes_are_drawn():
+    I, W, o, p = seed(pool="avg")
+    _, edges = render(viz.draw_conv_wiring(o, W, I, pooled=p))
+    routes = {k: v for k, v in edges.items() if k[1] == "p"}
+    assert len(routes) == 4 and all(v[0] == "mean: x1/4" for v in routes.values())
+    assert all(v[1] == f"dL/do += {p.grad / 4:.6g}" for v in routes.values())
+    I, W, o, p = seed(pool="max")
+    _, edges = render(viz.draw_conv_wiring(o, W, I, pooled=p))
+    winners = [k for k, v in edges.items() if k[1] == "p11" and v[0].startswith("max: winner")]
+    assert winners == [("o22", "p11")]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 3), st.integers(0, 2), st.integers(1, 2), st.integers(3, 5))
+@needs_dot
+def test_strided_padded_dilated_pictures_follow_the_formula(stride, padding, dilation, size):
+    if dilation + 1 > size + 2 * padding:
+        return
+    I = tc.values(np.arange(size * size, dtype=float).reshape(size, size), name="I")
+    W = tc.values(np.ones((2, 2)), name="W")
+    o = F.conv2d(I, W, stride=stride, padding=padding, dilation=dilation)
+    nodes, edges = render(viz.draw_conv_wiring(o, W, I))
+    OH, OW = o.shape
+    assert len(edges) == OH * OW * 4
+    # input cells sit on a grid; padding cells read "0"; every real input keeps its (row, col) place
+    step = None
+    for (r, c), v in np.ndenumerate(I):
+        if v.name in nodes:
+            x, y, _ = nodes[v.name]
+            ref = nodes[I[0, 0].name] if I[0, 0].name in nodes else None
+            if ref is not None and (r, c) != (0, 0):
+                step = (x - ref[0]) / c if c else (y - ref[1]) / r
+                assert step > 0
+    for (i, j), out in np.ndenumerate(o):
+        for a in range(2):
+            for b in range(2):
+                rr, cc = stride * i + dilation * a - padding, stride * j + dilation * b - padding
+                expected = I[rr, cc].name if 0 <= rr < size and 0 <= cc < size else "0"
+                assert edges[(f"W{a + 1}{b + 1}", out.name)][0] == expected
+
+
+@needs_dot
+def test_multichannel_picture_one_pair_at_a_time():
+    rng = np.random.default_rng(0)
+    I = tc.values(rng.normal(size=(2, 2, 3, 3)), name="I")
+    W = tc.values(rng.normal(size=(3, 2, 2, 2)), name="W")
+    o = F.conv2d(I, W)
+    nodes, edges = render(viz.draw_conv_wiring(o, W, I, batch=1, out_channel=2, in_channel=1))
+    assert len(edges) == 16
+    assert all(t.startswith("W[3,2,") and h.startswith("o[2,3,") for t, h in edges)
+    assert all(v[0].startswith("I[2,2,") for v in edges.values())
+    with pytest.raises(ValueError, match="out_channel"):
+        viz.draw_conv_wiring(o, W, out_channel=3)

@@ -1,0 +1,98 @@
+"""draw_graph: micrograd-style pictures of the recorded graph, rendered by the real `dot`."""
+import shutil
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import tinygrad_conv as tc
+from tinygrad_conv import Value, functional as F
+import viz
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="the Graphviz `dot` program is not installed")
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_groups(svg, kind):
+    """title -> the texts of each <g class=kind> of a Graphviz SVG."""
+    root = ET.fromstring(svg)
+    out = {}
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") == kind:
+            title = g.find(f"{SVG}title").text
+            out[title] = [" ".join((t.text or "").split()) for t in g.iter(f"{SVG}text")]
+    return out
+
+
+def test_structure_of_a_small_graph():
+    a, b = Value(2.0, name="a"), Value(-3.0, name="b")
+    c = (a * b + a).relu()
+    c.name = "c"
+    c.backward()
+    g = viz.draw_graph(c)
+    assert g.graph_attr["rankdir"] == "LR"
+    values = [line for line in g.body if "shape=record" in line]
+    ops = [line for line in g.body if "shape=circle" in line]
+    assert len(values) == 5 and len(ops) == 3  # a, b, a*b, a*b+a, c; ops *, +, relu
+    assert any("a | data 2 | grad" in line for line in values)
+
+
+@needs_dot
+def test_seed_graph_renders_with_every_value():
+    I = tc.values(np.arange(1.0, 10.0).reshape(3, 3), name="I")
+    W = tc.values([[0.5, -1.0], [0.25, 2.0]], name="W")
+    o = F.conv2d(I, W)
+    loss = F.mse_loss(F.global_avg_pool2d(o), 10.0)
+    loss.backward()
+    svg = viz.draw_graph(loss).pipe(format="svg")
+    nodes = svg_groups(svg, "node")
+    texts = [" ".join(t) for t in nodes.values()]
+    for v in list(I.flat) + list(W.flat) + list(o.flat):
+        assert any(t.startswith(f"{v.name} data {v.data:.6g} grad {v.grad:.6g}") for t in texts), v
+    assert sum(t == ["*"] for t in nodes.values()) == 16 and sum(t == ["sum"] for t in nodes.values()) >= 4
+    edges = svg_groups(svg, "edge")
+    assert len(edges) > 16 * 3
+
+
+@needs_dot
+def test_any_name_renders_escaped():
+    name = 'a|b{c}<d>"e\\f g\\N:x'
+    v = Value(1.5, name=name) * 2.0
+    v.name = "<b>html?</b>"
+    svg = viz.draw_graph(v).pipe(format="svg")
+    texts = [" ".join(t) for t in svg_groups(svg, "node").values()]
+    assert any(name in t for t in texts)
+    assert any("<b>html?</b>" in t for t in texts)
+
+
+def test_size_guard_says_how_big_and_how_to_focus():
+    I = tc.values(np.zeros((20, 20)), name="I")
+    W = tc.values(np.ones((3, 3)), name="W")
+    o = F.conv2d(I, W)
+    loss = F.global_avg_pool2d(o)
+    with pytest.raises(ValueError) as err:
+        viz.draw_graph(loss)
+    message = str(err.value)
+    seen, stack = {loss}, [loss]
+    while stack:
+        for child in stack.pop()._prev:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    total = len(seen)
+    assert f"{total} Values" in message and "max_nodes=2000" in message
+    assert "draw_conv_wiring" in message and "o11" in message
+    assert viz.draw_graph(o[0, 0]) is not None  # one output's graph is small
+
+
+def test_deep_graph_needs_no_recursion():
+    x = Value(0.0, name="x")
+    for _ in range(5000):
+        x = x + 1.0
+    g = viz.draw_graph(x, max_nodes=20_000)
+    assert sum("shape=record" in line for line in g.body) == 10_001
+
+
+def test_draw_graph_rejects_non_values():
+    with pytest.raises(TypeError, match="Value"):
+        viz.draw_graph(np.zeros(3))

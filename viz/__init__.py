@@ -1,0 +1,21 @@
+"""viz: pictures and equations of a scalar conv, read off the engine's recorded graph.
+
+    import viz
+    viz.draw_graph(loss)                          # the whole graph, micrograd-style (a graphviz.Digraph)
+    viz.conv_wiring(o, W)                         # [(weight, output, input), ...] for every product
+    viz.draw_conv_wiring(o, W, inputs=I)          # the wiring as grids: every W_ab -> o_ij it feeds
+    viz.conv_equations(o, W)                      # forward and gradient equations, checked with numpy
+    viz.pool_routing(p, o)                        # how a pool after the conv routes the gradient
+
+`o` is always the grid `conv2d` returned (a following pool is given as
+`pooled=`). viz only reads Values (`_prev`, `_local`, `_op`, `name`, `data`,
+`grad`); the engine never imports viz.
+"""
+from .graph import draw_graph
+from .wiring import conv_wiring
+from .draw_wiring import draw_conv_wiring
+from .equations import conv_equations
+from .pooling import pool_routing
+from .notebook import Equations, show
+
+__all__ = ["draw_graph", "conv_wiring", "draw_conv_wiring", "conv_equations", "pool_routing", "Equations", "show"]

@@ -1,0 +1,73 @@
+"""The whole recorded graph, drawn as micrograd's draw_dot does: a record per Value, a small node per op.
+
+    [ name | data 3.5 | grad 0.25 ]  <--  (sum)  <--  [ | data 0.5 | grad 0.25 ] ...
+
+Left to right, inputs first. The walk is iterative (an explicit stack), so a
+graph of any depth can be drawn, and it stops early once the graph is known to
+be too big to be readable.
+"""
+import graphviz
+
+from .text import escape, number
+
+
+def _walk(root, max_nodes):
+    """Every Value root depends on, each after its inputs (iterative post-order DFS, inputs in argument
+    order, so I11 is drawn above I12), or None as soon as there are more than max_nodes."""
+    order, seen = [], {root}
+    stack = [(root, iter(root._prev))]
+    while stack:
+        node, inputs = stack[-1]
+        for child in inputs:
+            if child not in seen:
+                seen.add(child)
+                if len(seen) > max_nodes:
+                    return None
+                stack.append((child, iter(child._prev)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def _count(root):
+    seen, stack = {root}, [root]
+    while stack:
+        for child in stack.pop()._prev:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return len(seen)
+
+
+def draw_graph(root, max_nodes=2000):
+    """A graphviz.Digraph of every Value `root` depends on: name | data | grad, and the op that made it.
+
+    More than `max_nodes` Values raise a ValueError that says how big the graph
+    is and how to draw a smaller piece.
+    """
+    if type(root).__name__ != "Value" or not hasattr(root, "_prev"):
+        raise TypeError(f"draw_graph needs a Value (e.g. the loss or one conv output), got {type(root).__name__}")
+    order = _walk(root, max_nodes)
+    if order is None:
+        size = _count(root)
+        raise ValueError(
+            f"the graph has {size} Values, more than max_nodes={max_nodes} can show readably; focus on a piece: "
+            f"draw one output's graph (viz.draw_graph(o[0, 0]) for o11), or draw the conv's wiring with a focus "
+            f"(viz.draw_conv_wiring(o, W, weight=(0, 0)) or output=(0, 0)), or pass a larger max_nodes")
+    dot = graphviz.Digraph(graph_attr={"rankdir": "LR"}, node_attr={"fontname": "Helvetica", "fontsize": "11"},
+                           edge_attr={"color": "#555555"})
+    ids = {v: f"v{i}" for i, v in enumerate(order)}
+    for v in order:
+        fill = "#e8f0fe" if not v._prev else "#ffffff"
+        dot.node(ids[v], graphviz.nohtml("{ " + escape(v.name or "") + " | data " + escape(number(v.data)) +
+                                         " | grad " + escape(number(v.grad)) + " }"),
+                 shape="record", style="filled", fillcolor=fill)
+        if v._prev:
+            op = ids[v] + "_op"
+            dot.node(op, escape(v._op), shape="circle", width="0.3", fixedsize="false", margin="0.02")
+            dot.edge(op, ids[v])
+            for child in v._prev:
+                dot.edge(ids[child], op)
+    return dot
