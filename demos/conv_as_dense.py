@@ -32,7 +32,15 @@ from tinygrad_conv.grid import element_name  # noqa: E402
 from tinygrad_conv.windows import output_size  # noqa: E402
 
 SEED_IMAGE = np.arange(1.0, 10.0).reshape(3, 3)       # I11 .. I33 = 1 .. 9
-SEED_FILTER = np.array([[1.0, -1.0], [2.0, 0.5]])     # W11 W12 / W21 W22
+SEED_FILTER = np.array([[0.5, -1.0], [2.0, 0.25]])    # W11 W12 / W21 W22
+SEED_TARGET = 5.0
+
+
+def loss(outputs, kind, target):
+    """The seed's loss, L = (mean of the outputs - 5)^2 (global average pooling), or mse against a target grid."""
+    if kind == "pool":
+        return (F.global_avg_pool2d(outputs) - SEED_TARGET) ** 2
+    return F.mse_loss(outputs, target)
 
 
 def tied_index(image_shape, filter_shape, stride=1, padding=0):
@@ -78,6 +86,9 @@ def main(argv=None):
     parser.add_argument("--filter", type=parse_size, default=(2, 2), help="filter size KxK (default 2x2)")
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--padding", type=int, default=0)
+    parser.add_argument("--loss", choices=("pool", "mse"), default="pool",
+                        help="pool (default): L = (average of the outputs - 5)^2, as the seed; "
+                             "mse: mean squared error against a random target per output")
     parser.add_argument("--quick", action="store_true", help="accepted for uniformity; this demo is always quick")
     parser.add_argument("--seed", type=int, default=0, help="random numbers for any size but the seed's")
     parser.add_argument("--out", default="out", help="folder for the pictures (default out/)")
@@ -100,7 +111,7 @@ def main(argv=None):
     # 1. the conv on the scalar engine, and its backward()
     I, W = tc.values(x, name="I"), tc.values(w, name="W")
     o = F.conv2d(I, W, stride=args.stride, padding=args.padding)
-    F.mse_loss(o, target).backward()
+    loss(o, args.loss, target).backward()
     conv_grad, dL_dy = tc.grads(W), tc.grads(o).reshape(-1)
 
     # 2. the same layer as a matrix: M[r, c] = W_ab where index[r, c] = a*kw + b, else 0
@@ -112,7 +123,9 @@ def main(argv=None):
     wnames = [element_name("W", (a, b), (kh, kw)) for a in range(kh) for b in range(kw)]
     show = len(cols) <= 25
     print(f"A {H}x{Wd} image, a {kh}x{kw} filter, stride {args.stride}, padding {args.padding}: "
-          f"{OH}x{OW} outputs, so M is {OH * OW} x {H * Wd} ({H * Wd} inputs, flattened row by row).\n")
+          f"{OH}x{OW} outputs, so M is {OH * OW} x {H * Wd} ({H * Wd} inputs, flattened row by row).")
+    print("Loss: " + ("L = (p - 5)^2, p = the average of the outputs (global average pooling)\n" if args.loss == "pool"
+                      else "L = mean over outputs of (o_ij - t_ij)^2, t a random target\n"))
     if show:
         print("y = M x, with M:")
         print_matrix(rows, cols, [[wnames[k] if k >= 0 else "0" for k in row] for row in index], 6)
@@ -121,11 +134,12 @@ def main(argv=None):
     # 3. the dense layer's weight gradient, two ways: backward() through an untied dense layer, and dL/dy x^T
     M_free, x_free = tc.values(M, name="M"), tc.values(x.reshape(-1), name="x")
     y_free = F.linear(x_free, M_free).reshape(OH, OW)
-    F.mse_loss(y_free, target).backward()
+    loss(y_free, args.loss, target).backward()
     dL_dM = tc.grads(M_free)
     outer = np.outer(dL_dy, x.reshape(-1))
     dense_diff = float(np.max(np.abs(dL_dM - outer)))
     if show:
+        print(f"dL/dy = {np.array2string(dL_dy, precision=4)} (from backward()),  x = {x.reshape(-1)}")
         print("The dense layer's gradient dL/dM = dL/dy x^T (from backward() on a dense layer with free weights):")
         print_matrix(rows, cols, [[f"{v:.3g}" for v in row] for row in dL_dM], 8)
     print(f"\nbackward()'s dL/dM equals the outer product dL/dy x^T: largest difference {dense_diff:.1e}\n")
@@ -138,7 +152,7 @@ def main(argv=None):
         places = list(zip(*np.nonzero(index == k)))
         if len(places) <= 4:
             terms = " + ".join(f"dL/dM[{rows[r]},{cols[c]}]" for r, c in places) or "(no entries)"
-            terms += " = " + " + ".join(f"{dL_dM[r, c]:.4g}" for r, c in places).replace("+ -", "- ")
+            terms += " = " + " + ".join(f"{dL_dM[r, c]:.6g}" for r, c in places).replace("+ -", "- ")
         else:
             terms = f"the {len(places)} entries holding {name}"
         print(f"  dL/d{name} = {terms} = {tied_grad.flat[k]:.10g}   (conv backward(): {conv_grad.flat[k]:.10g})")

@@ -145,19 +145,22 @@ def test_seed_matrix_holds_the_filter_values_in_the_right_places(tmp_path, capsy
     assert result["forward_diff"] <= 1e-12
     assert result["dense_diff"] <= 1e-12
     assert result["grad_diff"] <= 1e-12
+    # the seed's numbers: L = (mean(o) - 5)^2 with mean(o) = 11.25, so dL/do = 3.125 and dL/dW11 = 3.125 * 12
+    np.testing.assert_allclose(result["conv_grad"], 3.125 * np.array([[12.0, 16.0], [24.0, 28.0]]), rtol=1e-15)
     svg_root(result["picture"])
 
 
 @settings(max_examples=20, deadline=None)
 @given(H=st.integers(2, 6), W=st.integers(2, 6), kh=st.integers(1, 3), kw=st.integers(1, 3),
-       stride=st.integers(1, 3), padding=st.integers(0, 2), seed=st.integers(0, 99))
+       stride=st.integers(1, 3), padding=st.integers(0, 2), seed=st.integers(0, 99),
+       loss=st.sampled_from(["pool", "mse"]))
 def test_dense_gradients_summed_over_tied_entries_equal_the_conv_gradient(tmp_path_factory, H, W, kh, kw, stride,
-                                                                          padding, seed):
+                                                                          padding, seed, loss):
     if kh > H + 2 * padding or kw > W + 2 * padding:
         return
     out = tmp_path_factory.mktemp("dense")
     result = conv_as_dense.main([f"--image={H}x{W}", f"--filter={kh}x{kw}", f"--stride={stride}",
-                                 f"--padding={padding}", f"--seed={seed}", "--out", str(out)])
+                                 f"--padding={padding}", f"--seed={seed}", f"--loss={loss}", "--out", str(out)])
     assert result["forward_diff"] <= 1e-12
     np.testing.assert_allclose(result["dL_dM"], result["outer"], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(result["tied_grad"], result["conv_grad"], rtol=1e-12, atol=1e-12)
