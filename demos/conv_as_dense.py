@@ -32,12 +32,12 @@ from tinygrad_conv.grid import element_name  # noqa: E402
 from tinygrad_conv.windows import output_size  # noqa: E402
 
 SEED_IMAGE = np.arange(1.0, 10.0).reshape(3, 3)       # I11 .. I33 = 1 .. 9
-SEED_FILTER = np.array([[0.5, -1.0], [2.0, 0.25]])    # W11 W12 / W21 W22
-SEED_TARGET = 5.0
+SEED_FILTER = np.array([[1.0, -1.0], [2.0, 0.5]])    # W11 W12 / W21 W22
+SEED_TARGET = 1.0
 
 
 def loss(outputs, kind, target):
-    """The seed's loss, L = (mean of the outputs - 5)^2 (global average pooling), or mse against a target grid."""
+    """The seed's loss, L = (mean of the outputs - 1)^2 (global average pooling), or mse against a target grid."""
     if kind == "pool":
         return (F.global_avg_pool2d(outputs) - SEED_TARGET) ** 2
     return F.mse_loss(outputs, target)
@@ -87,7 +87,7 @@ def main(argv=None):
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--padding", type=int, default=0)
     parser.add_argument("--loss", choices=("pool", "mse"), default="pool",
-                        help="pool (default): L = (average of the outputs - 5)^2, as the seed; "
+                        help="pool (default): L = (average of the outputs - 1)^2, as the seed; "
                              "mse: mean squared error against a random target per output")
     parser.add_argument("--quick", action="store_true", help="accepted for uniformity; this demo is always quick")
     parser.add_argument("--seed", type=int, default=0, help="random numbers for any size but the seed's")
@@ -124,7 +124,7 @@ def main(argv=None):
     show = len(cols) <= 25
     print(f"A {H}x{Wd} image, a {kh}x{kw} filter, stride {args.stride}, padding {args.padding}: "
           f"{OH}x{OW} outputs, so M is {OH * OW} x {H * Wd} ({H * Wd} inputs, flattened row by row).")
-    print("Loss: " + ("L = (p - 5)^2, p = the average of the outputs (global average pooling)\n" if args.loss == "pool"
+    print("Loss: " + ("L = (p - 1)^2, p = the average of the outputs (global average pooling)\n" if args.loss == "pool"
                       else "L = mean over outputs of (o_ij - t_ij)^2, t a random target\n"))
     if show:
         print("y = M x, with M:")

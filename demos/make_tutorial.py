@@ -31,12 +31,12 @@ from tinygrad_conv.gradcheck import numerical_grad
 
 Every number is a `Value` that remembers how it was computed. The conv slides W over I; each output is
 one sum of four products, e.g. `o11 = I11*W11 + I12*W12 + I21*W21 + I22*W22`. Global average pooling
-gives `p = (o11 + o12 + o21 + o22) / 4`, and the loss is `L = (p - 5)^2`.
+gives `p = (o11 + o12 + o21 + o22) / 4`, and the loss is `L = (p - 1)^2`.
 """),
     ("code", """
 I = tc.values(np.arange(1.0, 10.0).reshape(3, 3), name="I")   # I11 = 1 ... I33 = 9
-W = tc.values(np.array([[0.5, -1.0], [2.0, 0.25]]), name="W")  # W11 W12 / W21 W22
-target = 5.0
+W = tc.values(np.array([[1.0, -1.0], [2.0, 0.5]]), name="W")  # W11 W12 / W21 W22
+target = 1.0
 
 o = F.conv2d(I, W)            # o11 o12 / o21 o22
 p = F.global_avg_pool2d(o)    # one number

@@ -145,8 +145,8 @@ def test_seed_matrix_holds_the_filter_values_in_the_right_places(tmp_path, capsy
     assert result["forward_diff"] <= 1e-12
     assert result["dense_diff"] <= 1e-12
     assert result["grad_diff"] <= 1e-12
-    # the seed's numbers: L = (mean(o) - 5)^2 with mean(o) = 11.25, so dL/do = 3.125 and dL/dW11 = 3.125 * 12
-    np.testing.assert_allclose(result["conv_grad"], 3.125 * np.array([[12.0, 16.0], [24.0, 28.0]]), rtol=1e-15)
+    # the seed's numbers: L = (mean(o) - 1)^2 with mean(o) = 14.5, so dL/do = 6.75 and dL/dW11 = 6.75 * 12
+    np.testing.assert_allclose(result["conv_grad"], 6.75 * np.array([[12.0, 16.0], [24.0, 28.0]]), rtol=1e-15)
     svg_root(result["picture"])
 
 

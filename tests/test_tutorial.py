@@ -70,10 +70,10 @@ def test_every_code_cell_runs_and_the_numbers_are_right(tmp_path, monkeypatch, c
     out = capsys.readouterr().out
     ns = namespace
 
-    # the seed, worked by hand: o = [[7.75, 9.5], [13, 14.75]], p = 11.25, L = 6.25^2, dL/do = 2*6.25/4 each
-    np.testing.assert_allclose(ns["tc"].data(ns["o"]), [[7.75, 9.5], [13.0, 14.75]], rtol=1e-15)
-    assert ns["L"].data == pytest.approx(39.0625, rel=1e-15)
-    dL_do = 2 * 6.25 / 4
+    # the seed, worked by hand: o = [[9.5, 12], [17, 19.5]], p = 14.5, L = 13.5^2, dL/do = 2*13.5/4 each
+    np.testing.assert_allclose(ns["tc"].data(ns["o"]), [[9.5, 12.0], [17.0, 19.5]], rtol=1e-15)
+    assert ns["L"].data == pytest.approx(182.25, rel=1e-15)
+    dL_do = 2 * 13.5 / 4
     expected = dL_do * np.array([[1 + 2 + 4 + 5, 2 + 3 + 5 + 6], [4 + 5 + 7 + 8, 5 + 6 + 8 + 9]])
     np.testing.assert_allclose(ns["backprop"], expected, rtol=1e-12)
     np.testing.assert_allclose(ns["by_hand"], expected, rtol=1e-12)
