@@ -92,11 +92,13 @@ def _reduce(x, axis, reduce_row):
     x = as_grid(x)
     axes = tuple(range(x.ndim)) if axis is None else tuple(a % x.ndim for a in np.atleast_1d(axis))
     kept = [a for a in range(x.ndim) if a not in axes]
-    rows = x.transpose(kept + list(axes)).reshape(tuple(x.shape[a] for a in kept) + (-1,))
-    out = np.empty(rows.shape[:-1], dtype=object)
-    for index in np.ndindex(*out.shape):
-        out[index] = reduce_row(rows[index])
-    return _scalar_or_grid(out)
+    out_shape = tuple(x.shape[a] for a in kept)
+    n_out, n_row = math.prod(out_shape), math.prod(x.shape[a] for a in axes)
+    # one plain list per output: iterating lists is several times faster than iterating object arrays
+    rows = x.transpose(kept + list(axes)).reshape(n_out, n_row).tolist()
+    out = np.empty(n_out, dtype=object)
+    out[:] = [reduce_row(row) for row in rows]
+    return _scalar_or_grid(out.reshape(out_shape))
 
 
 def reduce_sum(x, axis=None):

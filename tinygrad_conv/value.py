@@ -38,6 +38,20 @@ def _ones(n):
     return ones
 
 
+_ONE_HOTS = {}  # (n, i) -> n-tuple with 1.0 at i and 0.0 elsewhere, shared by every max node that picks i of n
+
+
+def _one_hot(n, i):
+    local = _ONE_HOTS.get((n, i))
+    if local is None:
+        local = [0.0] * n
+        local[i] = 1.0
+        local = tuple(local)
+        if n <= 32:  # a 2x2 or 3x3 pooling window: a handful of tuples serve every window
+            _ONE_HOTS[n, i] = local
+    return local
+
+
 def _check_number(x, what):
     """x as a float; a TypeError naming x if it is not a real number."""
     if type(x) is float:
@@ -188,9 +202,7 @@ class Value:
         for i in range(1, len(terms)):
             if terms[i].data > terms[best].data:
                 best = i
-        local = [0.0] * len(terms)
-        local[best] = 1.0
-        return _node(terms[best].data, terms, tuple(local), "max")
+        return _node(terms[best].data, terms, _one_hot(len(terms), best), "max")
 
     # ---- reverse mode --------------------------------------------------------
 
