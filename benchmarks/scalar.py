@@ -4,7 +4,7 @@
 
 (a) conv:  a 28x28 image, four 3x3 filters, valid cross-correlation, relu, sum; forward + backward
 (b) mlp:   micrograd's demo training step: MLP 2-16-16-1 on 100 two-moons points, SVM max-margin
-           loss + 1e-4 L2, forward + backward + SGD update
+           loss + 1e-4 L2, forward + backward + SGD update (ours: tinygrad_conv.nn on the scalar engine)
 (c) depth: the longest chain x = x + 1 whose backward() survives (default recursion limit)
 (d) bytes per node: tracemalloc of building graph (a), divided by its node count
 
@@ -125,13 +125,15 @@ def micrograd_model(seed=1337):
 
 
 def ours_model(mmodel):
-    """The same MLP with the same numbers, as weight/bias grids for functional.linear."""
-    layers = []
-    for k, layer in enumerate(mmodel.layers):
-        W = tc.values([[w.data for w in n.w] for n in layer.neurons], f"W{k + 1}")
-        b = tc.values([n.b.data for n in layer.neurons], f"b{k + 1}")
-        layers.append((W, b))
-    return layers
+    """The same MLP, from tinygrad_conv.nn on the scalar engine, holding micrograd's initial numbers."""
+    from tinygrad_conv import nn
+    model = nn.Sequential(nn.Linear(2, 16, engine="scalar"), nn.ReLU(),
+                          nn.Linear(16, 16, engine="scalar"), nn.ReLU(),
+                          nn.Linear(16, 1, engine="scalar"))
+    for linear, layer in zip(model.layers[::2], mmodel.layers):
+        linear.weight = tc.values([[w.data for w in n.w] for n in layer.neurons], "W")
+        linear.bias = tc.values([n.b.data for n in layer.neurons], "b")
+    return model
 
 
 def step_micrograd(model, X, y, k=0):
@@ -149,14 +151,9 @@ def step_micrograd(model, X, y, k=0):
     return total
 
 
-def step_ours(layers, X, y, k=0):
-    params = [v for W, b in layers for g in (W, b) for v in g.flat]
-    h = tc.values(X)
-    for i, (W, b) in enumerate(layers):
-        h = F.linear(h, W, b)
-        if i < len(layers) - 1:
-            h = F.relu(h)
-    scores = h[:, 0].tolist()
+def step_ours(model, X, y, k=0):
+    params = [v for p in model.parameters() for v in p.flat]
+    scores = model(tc.values(X))[:, 0].tolist()
     losses = [(1 + -yi * si).relu() for yi, si in zip(y.tolist(), scores)]
     data_loss = Value.sum(losses) * (1.0 / len(losses))
     reg_loss = 1e-4 * Value.sum([p * p for p in params])
@@ -177,7 +174,7 @@ def check_mlp(X, y):
         lm, lo = step_micrograd(mm, X, y, k), step_ours(ours, X, y, k)
         assert math.isclose(lm.data, lo.data, rel_tol=1e-9), (k, lm.data, lo.data)
     mw = np.array([[w.data for w in n.w] for n in mm.layers[0].neurons])
-    assert np.allclose(mw, tc.data(ours[0][0]), rtol=1e-9, atol=1e-12)
+    assert np.allclose(mw, tc.data(ours[0].weight), rtol=1e-9, atol=1e-12)
 
 
 # ---- (c) depth ----------------------------------------------------------------------------
