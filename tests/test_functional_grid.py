@@ -74,7 +74,7 @@ def conv_setup(cfg, seed):
 # ---- conv2d -------------------------------------------------------------------------------------
 
 
-@examples(30)
+@examples(50)
 @given(cfg=conv_configs(), seed=seeds)
 def test_conv2d_forward_is_the_definition(cfg, seed):
     (x, w, b), (X, Wt, B) = conv_setup(cfg, seed)
@@ -86,7 +86,7 @@ def test_conv2d_forward_is_the_definition(cfg, seed):
     assert [v.name for v in out.flat] == textbook_names("o", cfg.output_shape)
 
 
-@examples(25)
+@examples(50)
 @given(cfg=conv_configs(), seed=seeds)
 def test_conv2d_gradients_closed_form_and_finite_differences(cfg, seed):
     (x, w, b), (X, Wt, B) = conv_setup(cfg, seed)
@@ -109,7 +109,7 @@ def test_conv2d_gradients_closed_form_and_finite_differences(cfg, seed):
         assert_close([v.grad for v in cells], central_differences(loss_of, cells, h=1.0), rtol=1e-9, atol=1e-10)
 
 
-@examples(20)
+@examples(30)
 @given(cfg=conv_configs(max_batch=2), seed=seeds)
 def test_conv2d_every_output_is_one_sum_of_input_times_weight(cfg, seed):
     """o[n,k,i,j] = Value.sum(x_pad[n, g*Cg+c, s*i+d*a, t*j+e*b] * W[k,c,a,b] for (c,a,b) in order) [+ bias[k]]."""
@@ -198,7 +198,7 @@ POOLS = {"max": F.max_pool2d, "avg": F.avg_pool2d}
 
 
 @pytest.mark.parametrize("mode", sorted(POOLS))
-@examples(25)
+@examples(40)
 @given(cfg=pool_configs(), seed=seeds)
 def test_pool_forward_and_gradients(mode, cfg, seed):
     rng = np.random.default_rng(seed)
@@ -255,6 +255,9 @@ def test_global_avg_pool(lead, h, w, seed):
     assert_close(tc.data(p) if isinstance(p, np.ndarray) else p.data, x.mean(axis=(-2, -1)))
     weighted_sum(p, R).backward()
     assert_close(tc.grads(X), np.broadcast_to(R[..., None, None] / (h * w), shape))
+    cells = some(X, rng, 4)  # linear: exact central differences
+    assert_close([v.grad for v in cells], central_differences(lambda: weighted_sum(F.global_avg_pool2d(X), R),
+                                                              cells, h=1.0), rtol=1e-9, atol=1e-12)
 
 
 # ---- relu, linear and the losses --------------------------------------------------------------

@@ -49,7 +49,7 @@ def value_of(out):
 # ---- conv2d -------------------------------------------------------------------------------------
 
 
-@examples(40)
+@examples(60)
 @given(cfg=conv_configs(max_batch=2, max_groups=3, max_kernel=3, max_stride=3, max_padding=2, max_dilation=3),
        seed=seeds)
 def test_conv2d_matches_torch(cfg, seed):
@@ -84,7 +84,7 @@ def torch_pool(mode, xt, cfg):
 
 
 @pytest.mark.parametrize("mode", ["max", "avg"])
-@examples(30)
+@examples(40)
 @given(cfg=pool_configs(), seed=seeds)
 def test_pools_match_torch(mode, cfg, seed):
     rng = np.random.default_rng(seed)
