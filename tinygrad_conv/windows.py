@@ -32,13 +32,22 @@ def add_windows_back(windows_grad, input_shape, kernel, stride=(1, 1), dilation=
                        of dL/dwindows[..., i, j, a, b]
 
     One strided slice add per kernel offset (a, b): kh*kw vectorised adds.
+    Windows that do not overlap (stride at least the window's extent, as in
+    2x2 pooling) never share an input, so there each add is a plain copy.
     """
     kh, kw = kernel
     (sh, sw), (dh, dw) = stride, dilation
     oh, ow = windows_grad.shape[-4], windows_grad.shape[-3]
-    grad = np.zeros(input_shape, dtype=windows_grad.dtype)
+    disjoint = sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1
+    # windows that tile the input exactly write every element once: nothing to zero first
+    tiled = disjoint and dh * (kh - 1) + 1 == sh and dw * (kw - 1) + 1 == sw and dh == dw == 1 \
+        and oh * sh == input_shape[-2] and ow * sw == input_shape[-1]
+    grad = (np.empty if tiled else np.zeros)(input_shape, dtype=windows_grad.dtype)
     for a in range(kh):
         for b in range(kw):
-            grad[..., a * dh: a * dh + sh * (oh - 1) + 1: sh, b * dw: b * dw + sw * (ow - 1) + 1: sw] += \
-                windows_grad[..., a, b]
+            target = (..., slice(a * dh, a * dh + sh * (oh - 1) + 1, sh), slice(b * dw, b * dw + sw * (ow - 1) + 1, sw))
+            if disjoint:
+                grad[target] = windows_grad[..., a, b]
+            else:
+                grad[target] += windows_grad[..., a, b]
     return grad
