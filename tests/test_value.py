@@ -157,9 +157,6 @@ def test_power_edge_cases():
     assert (data, ga, gb) == (0.0, 0.0, 0.0)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG value.py Value.__pow__: the derivative n*a**(n-1) is computed "
-                   "with _power, which raises for a == 0 and n - 1 < 0, so the defined forward 0 ** 0.5 "
-                   "raises '0 ** -0.5 is undefined'; PyTorch gives 0 with gradient inf")
 def test_sqrt_of_zero_is_zero_with_infinite_slope():
     a = Value(0.0)
     out = a ** 0.5

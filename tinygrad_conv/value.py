@@ -1,12 +1,14 @@
 """The scalar autograd engine: one `Value` per number, reverse mode over the recorded graph.
 
-Every operation makes a new Value that remembers
+Every operation makes a new Value that remembers, for each Value it was
+computed from, that input and the local derivative d(result)/d(input),
+worked out at forward time. They are kept as one flat tuple of pairs,
 
-    _prev   the Values it was computed from (a tuple, in argument order), and
-    _local  d(result)/d(input) for each of them, worked out at forward time.
+    _edges = (input_1, d(result)/d(input_1),  input_2, d(result)/d(input_2), ...)
 
-`backward()` then needs no per-op code at all: it walks the graph from the
-output back to the leaves and applies the chain rule
+(`_prev` and `_local` read the two halves). `backward()` then needs no
+per-op code at all: it walks the graph from the output back to the leaves
+and applies the chain rule
 
     input.grad += local_derivative * result.grad
 
@@ -15,41 +17,11 @@ gradients from this one loop; there is no conv-specific backward anywhere.
 
 Nodes hold references only to their inputs, never to their users, so a graph
 has no reference cycles and is freed the moment the last reference to its
-output goes away.
+output goes away. One flat tuple per node, rather than a tuple of inputs and
+another of derivatives, keeps a product node at 168 bytes.
 """
 import math
 import numbers
-
-_ONE = (1.0,)
-_ZERO = (0.0,)
-_MINUS_ONE = (-1.0,)
-_ONE_ONE = (1.0, 1.0)
-_ONE_MINUS_ONE = (1.0, -1.0)
-_ONES = {}  # n -> (1.0,) * n, shared by every n-ary sum of that width (widths up to _ONES_MAX)
-_ONES_MAX = 1024  # wider sums get their own tuple, so the cache stays small whatever widths are used
-
-
-def _ones(n):
-    ones = _ONES.get(n)
-    if ones is None:
-        ones = (1.0,) * n
-        if n <= _ONES_MAX:
-            _ONES[n] = ones
-    return ones
-
-
-_ONE_HOTS = {}  # (n, i) -> n-tuple with 1.0 at i and 0.0 elsewhere, shared by every max node that picks i of n
-
-
-def _one_hot(n, i):
-    local = _ONE_HOTS.get((n, i))
-    if local is None:
-        local = [0.0] * n
-        local[i] = 1.0
-        local = tuple(local)
-        if n <= 32:  # a 2x2 or 3x3 pooling window: a handful of tuples serve every window
-            _ONE_HOTS[n, i] = local
-    return local
 
 
 def _check_number(x, what):
@@ -71,7 +43,7 @@ class Value:
     (-3.0, 2.0)
     """
 
-    __slots__ = ("data", "grad", "name", "_prev", "_local", "_op")
+    __slots__ = ("data", "grad", "name", "_op", "_edges")
 
     def __init__(self, data, name=None):
         self.data = _check_number(data, "Value data")
@@ -79,9 +51,18 @@ class Value:
             raise TypeError(f"Value name must be a string or None, got {name!r}")
         self.grad = 0.0
         self.name = name
-        self._prev = ()
-        self._local = ()
         self._op = ""
+        self._edges = ()  # a leaf: computed from nothing
+
+    @property
+    def _prev(self):
+        """The Values this one was computed from, in argument order."""
+        return self._edges[0::2]
+
+    @property
+    def _local(self):
+        """d(self)/d(input) for each input in _prev."""
+        return self._edges[1::2]
 
     def __repr__(self):
         label = f"{self.name}=" if self.name else ""
@@ -91,22 +72,22 @@ class Value:
 
     def __add__(self, other):  # d(a+b)/da = 1, d(a+b)/db = 1
         other = other if type(other) is Value else _constant(other)
-        return _node(self.data + other.data, (self, other), _ONE_ONE, "+")
+        return _node(self.data + other.data, "+", (self, 1.0, other, 1.0))
 
     def __sub__(self, other):  # d(a-b)/da = 1, d(a-b)/db = -1
         other = other if type(other) is Value else _constant(other)
-        return _node(self.data - other.data, (self, other), _ONE_MINUS_ONE, "-")
+        return _node(self.data - other.data, "-", (self, 1.0, other, -1.0))
 
     def __mul__(self, other):  # d(a*b)/da = b, d(a*b)/db = a
         other = other if type(other) is Value else _constant(other)
-        return _node(self.data * other.data, (self, other), (other.data, self.data), "*")
+        return _node(self.data * other.data, "*", (self, other.data, other, self.data))
 
     def __truediv__(self, other):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b**2
         other = other if type(other) is Value else _constant(other)
         a, b = self.data, other.data
         if b == 0.0:
             raise ValueError(f"division by zero: {a!r} / {b!r}")
-        return _node(a / b, (self, other), (1.0 / b, -a / (b * b)), "/")
+        return _node(a / b, "/", (self, 1.0 / b, other, -a / (b * b)))
 
     def __pow__(self, other):
         """a ** n for a number n, or a ** b for a Value b.
@@ -116,17 +97,15 @@ class Value:
         a = self.data
         if type(other) is not Value:
             n = _check_number(other, "exponent")
-            out = _power(a, n)
-            return _node(out, (self,), (n * _power(a, n - 1.0) if n != 0.0 else 0.0,), f"**{n:g}")
+            return _node(_power(a, n), f"**{n:g}", (self, _power_slope(a, n)))
         b = other.data
         out = _power(a, b)
         # a**b * log(a) is undefined for a <= 0; at a == 0 the limit is 0 (as PyTorch takes it)
         d_exponent = out * math.log(a) if a > 0.0 else (0.0 if a == 0.0 else math.nan)
-        d_base = b * _power(a, b - 1.0) if b != 0.0 else 0.0
-        return _node(out, (self, other), (d_base, d_exponent), "**")
+        return _node(out, "**", (self, _power_slope(a, b), other, d_exponent))
 
     def __neg__(self):  # d(-a)/da = -1
-        return _node(-self.data, (self,), _MINUS_ONE, "neg")
+        return _node(-self.data, "neg", (self, -1.0))
 
     def __radd__(self, other):
         return _constant(other) + self
@@ -145,33 +124,31 @@ class Value:
 
     def relu(self):  # d relu(a)/da = 1 if a > 0 else 0
         a = self.data
-        return _node(a if a > 0.0 else 0.0, (self,), _ONE if a > 0.0 else _ZERO, "relu")
+        return _node(a if a > 0.0 else 0.0, "relu", (self, 1.0 if a > 0.0 else 0.0))
 
     def tanh(self):  # d tanh(a)/da = 1 - tanh(a)**2
         t = math.tanh(self.data)
-        return _node(t, (self,), (1.0 - t * t,), "tanh")
+        return _node(t, "tanh", (self, 1.0 - t * t))
 
     def sigmoid(self):  # d s(a)/da = s(a) * (1 - s(a))
         a = self.data
-        if a >= 0.0:
-            s = 1.0 / (1.0 + math.exp(-a))
-        else:  # the same value, written so that exp cannot overflow
-            e = math.exp(a)
-            s = e / (1.0 + e)
-        return _node(s, (self,), (s * (1.0 - s),), "sigmoid")
+        # exp of minus |a| only, so it cannot overflow; 1 - s from e directly, so it keeps its digits
+        e = math.exp(-abs(a))
+        s, one_minus_s = (1.0 / (1.0 + e), e / (1.0 + e)) if a >= 0.0 else (e / (1.0 + e), 1.0 / (1.0 + e))
+        return _node(s, "sigmoid", (self, s * one_minus_s))
 
     def exp(self):  # d exp(a)/da = exp(a)
         try:
             e = math.exp(self.data)
         except OverflowError:
             e = math.inf
-        return _node(e, (self,), (e,), "exp")
+        return _node(e, "exp", (self, e))
 
     def log(self):  # d log(a)/da = 1/a
         a = self.data
         if not a > 0.0:
             raise ValueError(f"log needs a positive number, got {a!r}" + (f" ({self.name})" if self.name else ""))
-        return _node(math.log(a), (self,), (1.0 / a,), "log")
+        return _node(math.log(a), "log", (self, 1.0 / a))
 
     @staticmethod
     def sum(values):
@@ -180,13 +157,15 @@ class Value:
         A conv output `o11 = I11*W11 + I12*W12 + I21*W21 + I22*W22` is one such
         node with four `*` inputs, so the graph reads as the equation does.
         """
-        terms = tuple(values)
+        terms = list(values)
         total = 0.0
         for v in terms:
             if type(v) is not Value:  # numbers among the terms become leaves; then add up again
                 return Value.sum([_constant(v) for v in terms])
             total += v.data
-        return _node(total, terms, _ones(len(terms)), "sum")
+        edges = [1.0] * (2 * len(terms))
+        edges[0::2] = terms
+        return _node(total, "sum", tuple(edges))
 
     @staticmethod
     def max(values):
@@ -195,14 +174,17 @@ class Value:
         d max(v1..vn)/dvi = 1 for the first i with vi == max, 0 for the rest
         (PyTorch's rule for ties in max pooling).
         """
-        terms = tuple(v if type(v) is Value else _constant(v) for v in values)
+        terms = [v if type(v) is Value else _constant(v) for v in values]
         if not terms:
             raise ValueError("Value.max needs at least one value, got none")
         best = 0
         for i in range(1, len(terms)):
             if terms[i].data > terms[best].data:
                 best = i
-        return _node(terms[best].data, terms, _one_hot(len(terms), best), "max")
+        edges = [0.0] * (2 * len(terms))
+        edges[0::2] = terms
+        edges[2 * best + 1] = 1.0
+        return _node(terms[best].data, "max", tuple(edges))
 
     # ---- reverse mode --------------------------------------------------------
 
@@ -221,7 +203,8 @@ class Value:
             g = node.grad
             if g == 0.0:  # nothing flows back through here (a dead relu, a losing max input)
                 continue
-            for child, local in zip(node._prev, node._local):
+            edges = iter(node._edges)
+            for child, local in zip(edges, edges):  # (input, local derivative) pairs
                 if local == 1.0 and not child.grad:
                     child.grad = g  # 0 + 1 * g is g itself: share its float rather than make a new one
                 else:
@@ -235,17 +218,17 @@ class Value:
         Leaves are left out: they have nothing to pass back, and backward()
         reaches them through their users.
         """
-        if not self._prev:
+        if not self._edges:
             return []
         order = []
         visited = {self}
-        stack = [(self, iter(self._prev))]
+        stack = [(self, iter(self._edges[0::2]))]
         while stack:
             node, inputs = stack[-1]
             for child in inputs:
-                if child._prev and child not in visited:
+                if child._edges and child not in visited:
                     visited.add(child)
-                    stack.append((child, iter(child._prev)))
+                    stack.append((child, iter(child._edges[0::2])))
                     break
             else:  # every input of node is already in order
                 stack.pop()
@@ -256,15 +239,14 @@ class Value:
 _new_value = object.__new__
 
 
-def _node(data, prev, local, op):
-    """A Value computed by `op` from the Values `prev`, with d(data)/d(prev[i]) = local[i]."""
+def _node(data, op, edges):
+    """A Value computed by `op`; edges = (input_1, d(data)/d(input_1), input_2, ...)."""
     v = _new_value(Value)
     v.data = data
     v.grad = 0.0
     v.name = None
-    v._prev = prev
-    v._local = local
     v._op = op
+    v._edges = edges
     return v
 
 
@@ -276,6 +258,15 @@ def _constant(x):
         return Value(x)
     except TypeError:
         raise TypeError(f"cannot combine a Value with {x!r} of type {type(x).__name__}") from None
+
+
+def _power_slope(a, n):
+    """n * a**(n-1), the slope of x**n at a; infinite at 0 for 0 < n < 1 (as PyTorch's sqrt)."""
+    if n == 0.0:
+        return 0.0
+    if a == 0.0:
+        return 0.0 if n > 1.0 else (1.0 if n == 1.0 else math.inf)
+    return n * _power(a, n - 1.0)
 
 
 def _power(a, n):
