@@ -1,0 +1,144 @@
+"""nn modules and optimizers: one model on either engine, the same numbers as PyTorch."""
+import copy
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import tinygrad_conv as tc
+from tinygrad_conv import functional as F, nn, optim
+from tinygrad_conv.nn import parameter_data
+
+pytest.importorskip("tinygrad_conv.tensor")
+from tinygrad_conv import Tensor  # noqa: E402
+
+
+def small_cnn(seed=0, engine="tensor"):
+    return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, seed=seed, engine=engine), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(4, 4, 2, groups=2, seed=seed + 1, engine=engine), nn.ReLU(),
+                         nn.AvgPool2d(1), nn.Flatten(), nn.Linear(4, 3, seed=seed + 2, engine=engine))
+
+
+def param_grads(model):
+    return [tc.grads(p) if isinstance(p, np.ndarray) else p.grad for p in model.parameters()]
+
+
+def test_parameters_in_order_and_zero_grad_on_both_engines():
+    model = small_cnn()
+    shapes = [p.shape for p in model.parameters()]
+    assert shapes == [(4, 2, 3, 3), (4,), (4, 2, 2, 2), (4,), (3, 4), (3,)]
+    x = np.random.default_rng(0).standard_normal((2, 2, 4, 4))
+    F.cross_entropy(model(Tensor(x)), np.array([0, 2])).backward()
+    assert all(p.grad is not None and np.any(p.grad != 0) for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+    model.to("scalar")
+    assert [p.shape for p in model.parameters()] == shapes
+    F.cross_entropy(model(tc.values(x[:1])), np.array([1])).backward()
+    assert any(np.any(g != 0) for g in param_grads(model))
+    model.zero_grad()
+    assert all(np.all(g == 0) for g in param_grads(model))
+
+
+def test_to_keeps_the_numbers_and_names_the_scalar_parameters():
+    model = small_cnn()
+    before = [parameter_data(p).copy() for p in model.parameters()]
+    model.to("scalar")
+    assert model[0].weight.flat[0].name == "W[1,1,1,1]" and model[0].bias.flat[1].name == "b2"
+    model.to("tensor")
+    for old, p in zip(before, model.parameters()):
+        assert isinstance(p, Tensor) and p.requires_grad
+        np.testing.assert_array_equal(p.data, old)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        model.to("gpu")
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 1000))
+def test_a_model_trained_on_tensors_runs_on_values_with_the_same_gradients(seed):
+    """Train on Tensors, then look inside one sample on the scalar engine: same outputs, same gradients."""
+    rng = np.random.default_rng(seed)
+    model = small_cnn(seed)
+    opt = optim.Adam(model.parameters(), lr=0.05)
+    x, y = rng.standard_normal((6, 2, 4, 4)), rng.integers(0, 3, 6)
+    for _ in range(3):
+        opt.zero_grad()
+        F.cross_entropy(model(Tensor(x)), y).backward()
+        opt.step()
+
+    sample, label = x[:1], y[:1]
+    model.zero_grad()
+    tensor_logits = model(Tensor(sample))
+    F.cross_entropy(tensor_logits, label).backward()
+    tensor_grads = [p.grad.copy() for p in model.parameters()]
+
+    scalar = copy.deepcopy(model).to("scalar")
+    scalar_logits = scalar(tc.values(sample, name="x"))
+    F.cross_entropy(scalar_logits, label).backward()
+    np.testing.assert_allclose(tc.data(scalar_logits), tensor_logits.data, rtol=1e-12, atol=1e-14)
+    for g_tensor, g_scalar in zip(tensor_grads, param_grads(scalar)):
+        np.testing.assert_allclose(g_scalar, g_tensor, rtol=1e-9, atol=1e-14)
+
+
+def test_modules_match_torch_modules():
+    torch = pytest.importorskip("torch")
+    model = small_cnn(3)
+    reference = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                    torch.nn.Conv2d(4, 4, 2, groups=2), torch.nn.ReLU(), torch.nn.AvgPool2d(1),
+                                    torch.nn.Flatten(), torch.nn.Linear(4, 3)).double()
+    with torch.no_grad():
+        for ours, theirs in zip(model.parameters(), reference.parameters()):
+            theirs.copy_(torch.tensor(ours.data))
+    x = np.random.default_rng(1).standard_normal((5, 2, 4, 4))
+    y = np.array([0, 1, 2, 1, 0])
+    loss = F.cross_entropy(model(Tensor(x)), y)
+    loss.backward()
+    torch_loss = torch.nn.functional.cross_entropy(reference(torch.tensor(x)), torch.tensor(y))
+    torch_loss.backward()
+    assert float(loss.data) == pytest.approx(torch_loss.item(), rel=1e-12)
+    for ours, theirs in zip(model.parameters(), reference.parameters()):
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("engine", ["tensor", "scalar"])
+@pytest.mark.parametrize("make", [
+    lambda params: (optim.SGD(params, lr=0.1), "SGD", dict(lr=0.1)),
+    lambda params: (optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=0.01), "SGD",
+                    dict(lr=0.05, momentum=0.9, weight_decay=0.01)),
+    lambda params: (optim.Adam(params, lr=0.01), "Adam", dict(lr=0.01)),
+    lambda params: (optim.Adam(params, lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1), "Adam",
+                    dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+], ids=["sgd", "sgd-momentum-decay", "adam", "adam-options"])
+def test_optimizers_follow_torch_step_for_step(engine, make):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    w0, x, t = rng.standard_normal((3, 4)), rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    ours = nn.parameter(w0, engine, "W")
+    theirs = torch.tensor(w0, requires_grad=True)
+    opt, name, kwargs = make([ours])
+    torch_opt = getattr(torch.optim, name)([theirs], **kwargs)
+    for _ in range(4):
+        opt.zero_grad()
+        x_in = Tensor(x) if engine == "tensor" else tc.values(x)
+        F.mse_loss(F.linear(x_in, ours), t).backward()
+        opt.step()
+        torch_opt.zero_grad()
+        torch.nn.functional.mse_loss(torch.tensor(x) @ theirs.T, torch.tensor(t)).backward()
+        torch_opt.step()
+    np.testing.assert_allclose(parameter_data(ours), theirs.detach().numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_bad_construction_is_refused_with_the_values_named():
+    with pytest.raises(ValueError, match="groups=3 must divide in_channels=4"):
+        nn.Conv2d(4, 6, 3, groups=3)
+    with pytest.raises(ValueError, match="out_features must be a positive int, got 0"):
+        nn.Linear(3, 0)
+    with pytest.raises(TypeError, match="Sequential takes Modules, got int at position 1"):
+        nn.Sequential(nn.ReLU(), 3)
+    with pytest.raises(ValueError, match="learning rate must be positive, got -1"):
+        optim.SGD(nn.Linear(2, 2).parameters(), lr=-1)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.Adam([])
+    with pytest.raises(ValueError, match=r"Flatten\(start_dim=1\) needs at least 2 axes, got shape \(4,\)"):
+        nn.Flatten()(Tensor(np.zeros(4)))
