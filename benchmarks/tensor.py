@@ -9,6 +9,7 @@ Workloads (issue 3); each is timed as the median of several repeats after a warm
 The ratio is ours / PyTorch: below 1.0 we are faster.
 """
 import argparse
+import ctypes
 import os
 import statistics
 import sys
@@ -21,18 +22,48 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from tinygrad_conv import Tensor, functional as F  # noqa: E402
 
 
-def median_times(ours, theirs, repeats, warmup=2):
-    """Median wall times (seconds) of ours() and theirs(), run alternately so both see the same load."""
-    for _ in range(warmup):
-        ours()
-        theirs()
+def median_times(ours, theirs, repeats, rounds=3, warmup_seconds=0.5, pause=0.3):
+    """Median wall times (seconds) of ours() and theirs() over `repeats` runs each.
+
+    The runs come in blocks, ours then theirs, `rounds` times over, so that slow and busy spells
+    of this shared machine fall on both. Between blocks a pause lets the other library's idle
+    worker threads stop spinning (OpenMP and OpenBLAS threads busy-wait for a while after work,
+    and on 2 cores that steals the core the next block's second thread needs). Each block warms
+    up for about warmup_seconds first: until then the C allocator is still settling on how to
+    serve the same large arrays each call, which alone can change a conv's time by half.
+    """
     times = ([], [])
-    for _ in range(repeats):
+    per_block = max(1, -(-repeats // rounds))
+    for _ in range(rounds):
         for fn, record in ((ours, times[0]), (theirs, times[1])):
+            time.sleep(pause)
             start = time.perf_counter()
-            fn()
-            record.append(time.perf_counter() - start)
+            for i in range(10_000):
+                fn()
+                if i >= 1 and time.perf_counter() - start > warmup_seconds:
+                    break
+            for _ in range(per_block):
+                t0 = time.perf_counter()
+                fn()
+                record.append(time.perf_counter() - t0)
     return statistics.median(times[0]), statistics.median(times[1])
+
+
+def steady_allocator():
+    """Ask glibc to keep freed large arrays for reuse instead of handing them back to the OS.
+
+    By default an array over 128 KB comes fresh from the OS on every call, and touching its new
+    pages costs as much as the arithmetic in these small workloads; glibc raises that threshold
+    by itself after a while, so timings drift. Fixing it up front gives both libraries the steady
+    state of a long training run. Returns a note for the header.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        ok = libc.mallopt(m_mmap_threshold, 32 << 20) == 1 and libc.mallopt(m_trim_threshold, 256 << 20) == 1
+    except (OSError, AttributeError):
+        ok = False
+    return "glibc mallopt: large arrays reused" if ok else "default allocator"
 
 
 # ---- (a), (b): conv2d forward + backward -------------------------------------------------
@@ -125,14 +156,17 @@ def epoch_case(torch, batch=64, lr=0.1):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=21, help="timed runs per workload (median)")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's allocator thresholds alone (timings drift until it adapts)")
     args = parser.parse_args(argv)
+    allocator = "default allocator" if args.default_malloc else steady_allocator()
     try:
         import torch
     except ImportError:
         sys.exit("benchmarks/tensor.py compares with PyTorch; install torch (CPU) to run it")
     print(f"numpy {np.__version__}, torch {torch.__version__}, torch threads {torch.get_num_threads()} "
           f"(interop {torch.get_num_interop_threads()}), {os.cpu_count()} cpus, float32, "
-          f"median of {args.repeats}")
+          f"median of {args.repeats}, {allocator}")
 
     ours_d, theirs_d, source = epoch_case(torch)
     cases = [

@@ -21,6 +21,13 @@ gets them from `*` and `Value.sum`: no conv-specific backward anywhere.
 Each VJP is a closure over the op's inputs and the arrays it saved, never
 over its own result, so a graph has no reference cycles and is freed the
 moment the last reference to its output goes away.
+
+Speed comes from where numbers sit in memory, not from special cases:
+a reshape that must copy keeps the source's contiguous runs together (so
+the conv's im2col matrix is stored column by column, whole image rows at a
+time, as PyTorch's is), `@` keeps its left operand's layout for its result
+and gradient, and a reduction over a few positions of a large array (a
+pooling window) runs as a handful of whole-array operations.
 """
 import math
 import numbers
@@ -387,7 +394,7 @@ class Tensor:
                 or sorted(int(a) % n for a in axes) != list(range(n)):
             raise ValueError(f"transpose axes {axes} are not a permutation of the axes of shape {self.shape}")
         axes = tuple(int(a) % n for a in axes)
-        inverse = tuple(np.argsort(axes))
+        inverse = _inverse(axes)
         return _result(self.data.transpose(axes), (self,), "transpose", lambda g: (g.transpose(inverse),))
 
     def __getitem__(self, index):
@@ -575,6 +582,14 @@ def _unbroadcast(g, shape):
     return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
 
 
+def _inverse(permutation):
+    """The permutation that undoes `permutation` (numpy's argsort of it, without numpy's overhead)."""
+    inverse = [0] * len(permutation)
+    for i, p in enumerate(permutation):
+        inverse[p] = i
+    return tuple(inverse)
+
+
 def _is_int(n):
     """An integer (Python or numpy), but not a bool."""
     return type(n) is int or (isinstance(n, numbers.Integral) and not isinstance(n, bool))
@@ -662,7 +677,7 @@ def _few(shape, axes):
     """True when few positions are reduced over a large array (a pooling window): then a loop over
     those positions, each a whole-array ufunc call, beats numpy's reduction along short strided axes."""
     reduced = _reduced_count(shape, axes)
-    return 1 < reduced <= 16 and math.prod(shape) >= 256 * reduced
+    return 1 < reduced <= 16 and math.prod(shape) >= 64 * reduced
 
 
 def _positions(shape, axes):
@@ -712,7 +727,7 @@ def _unstack(stack, shape, axes):
     which is the layout add_windows_back reads fastest."""
     kept_axes = [i for i in range(len(shape)) if i not in axes]
     full = stack.reshape(tuple(shape[i] for i in axes) + tuple(shape[i] for i in kept_axes))
-    return full.transpose(np.argsort(list(axes) + kept_axes))
+    return full.transpose(_inverse(list(axes) + kept_axes))
 
 
 # ---- layouts: where each number sits in memory ---------------------------------------------
@@ -721,6 +736,8 @@ def _resolve_shape(shape, before):
     """shape with its one -1 filled in; a ValueError naming both shapes if the sizes cannot match."""
     size = math.prod(before)
     shape = tuple(int(n) for n in shape)
+    if -1 not in shape and math.prod(shape) == size and min(shape, default=0) >= 0:
+        return shape
     known = math.prod([n for n in shape if n != -1])
     unknown = [i for i, n in enumerate(shape) if n == -1]
     if len(unknown) > 1 or any(n < -1 for n in shape) or (unknown and (known == 0 or size % known)) \
@@ -760,7 +777,7 @@ def _reshape(x, shape):
     target_axes = [i for k in order for i in blocks[k][1]]
     copy = np.empty([x.shape[i] for i in source_axes], dtype=x.dtype)
     np.copyto(copy, x.transpose(source_axes))
-    return copy.reshape([shape[i] for i in target_axes]).transpose(np.argsort(target_axes))
+    return copy.reshape([shape[i] for i in target_axes]).transpose(_inverse(target_axes))
 
 
 def _blocks(source, target):

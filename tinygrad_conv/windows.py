@@ -20,9 +20,14 @@ def output_size(size, kernel, stride, dilation):
 def sliding_windows(x, kernel, stride=(1, 1), dilation=(1, 1)):
     kh, kw = kernel
     (sh, sw), (dh, dw) = stride, dilation
-    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)  # the input extent one dilated window covers
-    view = np.lib.stride_tricks.sliding_window_view(x, span, axis=(-2, -1))
-    return view[..., ::sh, ::sw, ::dh, ::dw]
+    oh, ow = output_size(x.shape[-2], kh, sh, dh), output_size(x.shape[-1], kw, sw, dw)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"a {kh}x{kw} window (dilation {dilation}) does not fit in an input of shape {x.shape}")
+    # window (i, j) starts at row s*i, column t*j; its element (a, b) sits d*a rows, e*b columns further on
+    row, col = x.strides[-2:]
+    return np.lib.stride_tricks.as_strided(x, x.shape[:-2] + (oh, ow, kh, kw),
+                                           x.strides[:-2] + (sh * row, sw * col, dh * row, dw * col),
+                                           writeable=False)
 
 
 def add_windows_back(windows_grad, input_shape, kernel, stride=(1, 1), dilation=(1, 1)):
@@ -40,14 +45,27 @@ def add_windows_back(windows_grad, input_shape, kernel, stride=(1, 1), dilation=
     oh, ow = windows_grad.shape[-4], windows_grad.shape[-3]
     disjoint = sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1
     # windows that tile the input exactly write every element once: nothing to zero first
-    tiled = disjoint and dh * (kh - 1) + 1 == sh and dw * (kw - 1) + 1 == sw and dh == dw == 1 \
-        and oh * sh == input_shape[-2] and ow * sw == input_shape[-1]
-    grad = (np.empty if tiled else np.zeros)(input_shape, dtype=windows_grad.dtype)
+    tiled = (sh, sw) == (kh, kw) and dh == dw == 1 and (oh * sh, ow * sw) == tuple(input_shape[-2:])
+    grad = _like(windows_grad, input_shape, np.empty if tiled else np.zeros)
     for a in range(kh):
         for b in range(kw):
-            target = (..., slice(a * dh, a * dh + sh * (oh - 1) + 1, sh), slice(b * dw, b * dw + sw * (ow - 1) + 1, sw))
+            rows = slice(a * dh, a * dh + sh * (oh - 1) + 1, sh)
+            cols = slice(b * dw, b * dw + sw * (ow - 1) + 1, sw)
             if disjoint:
-                grad[target] = windows_grad[..., a, b]
+                grad[..., rows, cols] = windows_grad[..., a, b]
             else:
-                grad[target] += windows_grad[..., a, b]
+                grad[..., rows, cols] += windows_grad[..., a, b]
     return grad
+
+
+def _like(windows_grad, input_shape, make):
+    """A new array of input_shape whose leading axes lie in memory in the order windows_grad's do,
+    so that each slice add walks both arrays the same way (numpy's strided adds are much slower
+    when the two disagree)."""
+    lead = len(input_shape) - 2
+    strides = windows_grad.strides[:lead]
+    order = sorted(range(lead), key=lambda i: -strides[i]) + [lead, lead + 1]
+    if order == list(range(lead + 2)):
+        return make(input_shape, dtype=windows_grad.dtype)
+    inverse = [order.index(i) for i in range(lead + 2)]
+    return make([input_shape[i] for i in order], dtype=windows_grad.dtype).transpose(inverse)
