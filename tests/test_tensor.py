@@ -326,6 +326,38 @@ def test_windows_is_a_strided_view_whose_gradient_adds_back(kernel, stride, dila
     np.testing.assert_array_equal(out.data, sliding_windows(x, kernel, s, d))
 
 
+@pytest.mark.parametrize("op", ["sum", "mean", "max"])
+def test_reductions_over_a_few_positions_of_a_large_array(op):
+    # a pooling window's reduction runs as a loop over its positions: same numbers as numpy
+    x = np.random.default_rng(4).standard_normal((6, 5, 4, 3, 2, 2))
+    t = Tensor(x, requires_grad=True)
+    out = getattr(t, op)((-2, -1))
+    np.testing.assert_allclose(out.data, getattr(np, op)(x, axis=(-2, -1)), rtol=1e-14)
+    g = np.random.default_rng(5).standard_normal(out.shape)
+    (out * Tensor(g)).sum().backward()
+    if op == "max":
+        expected = first_max_mask(x, (4, 5)) * g[..., None, None]
+    else:
+        expected = np.broadcast_to(g[..., None, None] / (4.0 if op == "mean" else 1.0), x.shape)
+    np.testing.assert_allclose(t.grad, expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("layout", [(0, 1, 2, 3, 4, 5), (1, 0, 4, 5, 2, 3), (4, 5, 1, 0, 2, 3)])
+@pytest.mark.parametrize("kernel, stride, dilation", [((3, 3), (1, 1), (1, 1)), ((2, 2), (2, 2), (1, 1)),
+                                                      ((2, 3), (2, 1), (1, 2))])
+def test_add_windows_back_is_the_adjoint_whatever_the_memory_layout(layout, kernel, stride, dilation):
+    # <windows(x), G> == <x, add_windows_back(G)> for every x and G: the definition of the adjoint
+    from tinygrad_conv.windows import add_windows_back
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 2, 7, 8))
+    win = sliding_windows(x, kernel, stride, dilation)
+    stored = np.ascontiguousarray(rng.standard_normal(win.shape).transpose(layout))  # some memory order
+    G = stored.transpose(np.argsort(layout))  # the same logical shape as win, laid out differently
+    back = add_windows_back(G, x.shape, kernel, stride, dilation)
+    assert back.shape == x.shape
+    np.testing.assert_allclose(np.sum(win * G), np.sum(x * back), rtol=1e-12)
+
+
 # ---- backward's rules ------------------------------------------------------------------------------
 
 
