@@ -308,6 +308,8 @@ class Tensor:
         def vjp(g):
             # g to the winner of each reduction, as one (R, kept...) stack: reduced positions outermost
             positions = np.arange(winner_count, dtype=winner.dtype).reshape((-1,) + (1,) * winner.ndim)
+            # (a product, not np.where, which is several times slower; only an inf or nan in g
+            # would notice the difference, as inf * 0 is nan)
             stack = (positions == winner) * g.reshape(winner.shape)
             return (_unstack(stack, shape, axes),)
         return _result(out.reshape(kept) if keepdims else out, (self,), "max", vjp)
@@ -430,8 +432,8 @@ class Tensor:
         if not any(before or after for before, after in pads):
             return self
         inner = tuple(slice(before, before + n) for n, (before, _) in zip(self.shape, pads))
-        out = np.full(tuple(n + before + after for n, (before, after) in zip(self.shape, pads)),
-                      value, dtype=self.dtype)
+        shape = tuple(n + before + after for n, (before, after) in zip(self.shape, pads))
+        out = np.zeros(shape, dtype=self.dtype) if value == 0 else np.full(shape, value, dtype=self.dtype)
         out[inner] = self.data
         return _result(out, (self,), "pad", lambda g: (g[inner],))
 
