@@ -167,6 +167,9 @@ def main(argv=None):
     print(f"numpy {np.__version__}, torch {torch.__version__}, torch threads {torch.get_num_threads()} "
           f"(interop {torch.get_num_interop_threads()}), {os.cpu_count()} cpus, float32, "
           f"median of {args.repeats}, {allocator}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > 0.5:  # other processes on these 2 cores: PyTorch's 2 threads suffer most, ratios drift
+        print(f"note: load average {load:.2f} before starting; rerun on an idle machine for stable figures")
 
     ours_d, theirs_d, source = epoch_case(torch)
     cases = [
