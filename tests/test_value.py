@@ -223,7 +223,9 @@ def test_sum_is_one_node_with_every_input_in_order(xs):
     leaves = [Value(x) for x in xs]
     s = Value.sum(leaves)
     assert s._op == "sum" and s._prev == tuple(leaves)
-    assert s.data == math.fsum(xs) or close(s.data, math.fsum(xs), rel=1e-15, abs=1e-15)
+    assert s.data == sum(xs, 0.0)  # added left to right, exactly as Python's sum
+    # and within the rounding error of n additions of the exactly rounded sum
+    assert abs(s.data - math.fsum(xs)) <= len(xs) * 2.3e-16 * math.fsum(map(abs, xs))
     s.backward()
     assert [v.grad for v in leaves] == [1.0] * len(xs)
 

@@ -105,18 +105,19 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name
         bias = B.check(bias, "conv2d bias")
         if bias.size != K or bias.ndim > 1:
             raise ValueError(f"bias must have shape ({K},), one per output channel, got {bias.shape}")
-        bias = bias.reshape(groups, 1, K // groups)
+        bias = bias.reshape(groups, 1, K // groups)  # broadcast over every output position
 
     OH = output_size(H + 2 * padding[0], kh, stride[0], dilation[0])
     OW = output_size(W + 2 * padding[1], kw, stride[1], dilation[1])
     G, Kg, F = groups, K // groups, Cg * kh * kw
     x_pad = B.pad(x4, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2), 0.0)
     win = B.windows(x_pad, (kh, kw), stride, dilation)  # (N, C, OH, OW, kh, kw)
-    # one row per output position, holding its window in (channel, a, b) order: the im2col matrix
-    cols = win.reshape(N, G, Cg, OH, OW, kh, kw).transpose(0, 1, 3, 4, 2, 5, 6).reshape(N, G, OH * OW, F)
+    # one row per output position of every image, holding its window in (channel, a, b) order: the
+    # im2col matrix of each group. The whole batch in one matrix makes each product one large matmul.
+    cols = win.reshape(N, G, Cg, OH, OW, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6).reshape(G, N * OH * OW, F)
     w_cols = w4.reshape(G, Kg, F).transpose(0, 2, 1)  # (G, F, K/G): one column per filter
-    out = B.matmul(cols, w_cols, bias)  # (N, G, OH*OW, K/G)
-    out = out.transpose(0, 1, 3, 2).reshape(N, K, OH, OW)
+    out = B.matmul(cols, w_cols, bias)  # (G, N*OH*OW, K/G)
+    out = out.reshape(G, N, OH, OW, Kg).transpose(1, 0, 4, 2, 3).reshape(N, K, OH, OW)
     out = out.reshape(out.shape[lead:]) if lead else out
     return _named(B, out, name)
 
