@@ -43,7 +43,8 @@ class Value:
     (-3.0, 2.0)
     """
 
-    __slots__ = ("data", "grad", "name", "_op", "_edges")
+    # __weakref__ lets tools (and the tests) watch a node without keeping it alive
+    __slots__ = ("data", "grad", "name", "_op", "_edges", "__weakref__")
 
     def __init__(self, data, name=None):
         self.data = _check_number(data, "Value data")
