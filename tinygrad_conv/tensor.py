@@ -34,7 +34,7 @@ import numbers
 
 import numpy as np
 
-from .windows import add_windows_back, output_size, sliding_windows
+from .windows import add_windows_back, copy_rows, output_size, sliding_windows
 
 _grad_enabled = True  # switched off inside `with no_grad():`
 
@@ -256,13 +256,15 @@ class Tensor:
 
         def vjp(g):
             g = _blas_ready(g)
+            # dL/db first: dL/da is then the array last written, still in cache for the op that reads it next
+            grad_b = _transposed(x) @ g if need_b else None
             if not need_a:
                 grad_a = None
             elif by_columns:
                 grad_a = _transposed(y @ _transposed(g))
             else:
                 grad_a = g @ _transposed(y)
-            return grad_a, (_transposed(x) @ g if need_b else None)
+            return grad_a, grad_b
         return _result(out, (a, b), "@", vjp)
 
     def __rmatmul__(self, other):
@@ -434,7 +436,7 @@ class Tensor:
         inner = tuple(slice(before, before + n) for n, (before, _) in zip(self.shape, pads))
         shape = tuple(n + before + after for n, (before, after) in zip(self.shape, pads))
         out = np.zeros(shape, dtype=self.dtype) if value == 0 else np.full(shape, value, dtype=self.dtype)
-        out[inner] = self.data
+        copy_rows(out[inner], self.data)
         return _result(out, (self,), "pad", lambda g: (g[inner],))
 
     def windows(self, kernel, stride=1, dilation=1):
@@ -494,7 +496,8 @@ class Tensor:
                     node.grad = g  # a fresh array no one else holds: keep it rather than copy it
                     handed_out.add(id(g))
                 else:
-                    node.grad = np.array(g, dtype=node.data.dtype)
+                    node.grad = np.empty(g.shape, dtype=node.data.dtype)
+                    copy_rows(node.grad, g)
                 continue
             if node._retain:
                 node.grad = np.array(g)
@@ -778,7 +781,7 @@ def _reshape(x, shape):
     source_axes = [i for k in order for i in blocks[k][0]]
     target_axes = [i for k in order for i in blocks[k][1]]
     copy = np.empty([x.shape[i] for i in source_axes], dtype=x.dtype)
-    np.copyto(copy, x.transpose(source_axes))
+    copy_rows(copy, x.transpose(source_axes))
     return copy.reshape([shape[i] for i in target_axes]).transpose(_inverse(target_axes))
 
 

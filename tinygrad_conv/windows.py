@@ -36,36 +36,72 @@ def add_windows_back(windows_grad, input_shape, kernel, stride=(1, 1), dilation=
     dL/dx[..., p, q] = sum over (i, j, a, b) with s*i + d*a = p and t*j + e*b = q
                        of dL/dwindows[..., i, j, a, b]
 
-    One strided slice add per kernel offset (a, b): kh*kw vectorised adds.
-    Windows that do not overlap (stride at least the window's extent, as in
-    2x2 pooling) never share an input, so there each add is a plain copy.
+    One vectorised add per kernel offset (a, b): kh*kw adds. Windows that do
+    not overlap (stride at least the window's extent, as in 2x2 pooling)
+    never share an input, so there each add is a plain copy.
     """
     kh, kw = kernel
     (sh, sw), (dh, dw) = stride, dilation
     oh, ow = windows_grad.shape[-4], windows_grad.shape[-3]
-    disjoint = sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1
-    # windows that tile the input exactly write every element once: nothing to zero first
-    tiled = (sh, sw) == (kh, kw) and dh == dw == 1 and (oh * sh, ow * sw) == tuple(input_shape[-2:])
-    grad = _like(windows_grad, input_shape, np.empty if tiled else np.zeros)
+
+    def places(a, b):  # the input positions that window element (a, b) of every window views
+        return (Ellipsis, slice(a * dh, a * dh + sh * (oh - 1) + 1, sh), slice(b * dw, b * dw + sw * (ow - 1) + 1, sw))
+    if sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1:  # disjoint windows
+        # windows that tile the input exactly write every element once: nothing to zero first
+        tiled = (sh, sw) == (kh, kw) and dh == dw == 1 and (oh * sh, ow * sw) == tuple(input_shape[-2:])
+        grad, _ = _like(windows_grad, input_shape, np.empty if tiled else np.zeros)
+        for a in range(kh):
+            for b in range(kw):
+                copy_rows(grad[places(a, b)], windows_grad[..., a, b])
+        return grad
+    # Overlapping windows. numpy adds into a strided slice one short image row at a time, several
+    # times slower than along one contiguous run, while a strided copy is cheap. So each offset's
+    # gradient is copied into a zero frame shaped like the input, at the places of element (0, 0);
+    # element (a, b)'s places are those moved d*a rows and e*b columns on, which in the flattened
+    # frame is a move by d*a*W + e*b numbers: the offset's add is one contiguous add. (A move never
+    # carries a window's number into another row or image; the zeros around it add nothing.)
+    frame, flat_frame = _like(windows_grad, input_shape, np.zeros)
+    grad, flat_grad = _like(windows_grad, input_shape, np.empty)
+    size, width = flat_grad.size, input_shape[-1]
     for a in range(kh):
         for b in range(kw):
-            rows = slice(a * dh, a * dh + sh * (oh - 1) + 1, sh)
-            cols = slice(b * dw, b * dw + sw * (ow - 1) + 1, sw)
-            if disjoint:
-                grad[..., rows, cols] = windows_grad[..., a, b]
+            copy_rows(frame[places(0, 0)], windows_grad[..., a, b])
+            move = dh * a * width + dw * b
+            if move == 0:  # offset (0, 0) comes first: the frame itself, zeros where no window starts
+                np.copyto(flat_grad, flat_frame)
             else:
-                grad[..., rows, cols] += windows_grad[..., a, b]
+                flat_grad[move:] += flat_frame[:size - move]
     return grad
 
 
 def _like(windows_grad, input_shape, make):
-    """A new array of input_shape whose leading axes lie in memory in the order windows_grad's do,
-    so that each slice add walks both arrays the same way (numpy's strided adds are much slower
-    when the two disagree)."""
+    """(a new array of input_shape, the same numbers as one flat contiguous run in memory order).
+
+    Its leading axes lie in memory in the order windows_grad's do, so that each copy walks both
+    arrays the same way (numpy's strided copies are much slower when the two disagree); the last
+    two axes are innermost."""
     lead = len(input_shape) - 2
     strides = windows_grad.strides[:lead]
     order = sorted(range(lead), key=lambda i: -strides[i]) + [lead, lead + 1]
-    if order == list(range(lead + 2)):
-        return make(input_shape, dtype=windows_grad.dtype)
-    inverse = [order.index(i) for i in range(lead + 2)]
-    return make([input_shape[i] for i in order], dtype=windows_grad.dtype).transpose(inverse)
+    memory = make([input_shape[i] for i in order], dtype=windows_grad.dtype)
+    if order == list(range(lead + 2)):  # a plain new array: the leaf that gets it as .grad needs no copy
+        return memory, memory.reshape(-1)
+    return memory.transpose([order.index(i) for i in range(lead + 2)]), memory.reshape(-1)
+
+
+def copy_rows(dest, src):
+    """dest[...] = src (src broadcast to dest's shape), moving each row along the last axis as one item.
+
+    numpy's copy loop pays a fixed cost per step along the last axis; for short rows (an image
+    row of 16 numbers) that cost, not the memory, dominates. Where the last axis is contiguous in
+    both arrays, viewing each row as one opaque item of row-length bytes makes it one step per row.
+    """
+    n = dest.shape[-1] if dest.ndim else 0
+    if n > 1 and src.ndim and src.shape[-1] == n and src.dtype == dest.dtype and not dest.dtype.hasobject \
+            and dest.strides[-1] == src.strides[-1] == dest.itemsize:
+        row = np.dtype((np.void, n * dest.itemsize))
+        try:
+            dest, src = dest.view(row)[..., 0], src.view(row)[..., 0]
+        except ValueError:  # a numpy that cannot view a non-contiguous array so: copy number by number
+            pass
+    np.copyto(dest, src)
