@@ -63,7 +63,8 @@ def steady_allocator():
         ok = libc.mallopt(m_mmap_threshold, 32 << 20) == 1 and libc.mallopt(m_trim_threshold, 256 << 20) == 1
     except (OSError, AttributeError):
         ok = False
-    return "glibc mallopt: large arrays reused" if ok else "default allocator"
+    return ("glibc mallopt M_MMAP_THRESHOLD=32MB M_TRIM_THRESHOLD=256MB (both libraries; --default-malloc "
+            "to leave it)" if ok else "default allocator (mallopt unavailable)")
 
 
 # ---- (a), (b): conv2d forward + backward -------------------------------------------------

@@ -45,7 +45,8 @@ def add_windows_back(windows_grad, input_shape, kernel, stride=(1, 1), dilation=
     oh, ow = windows_grad.shape[-4], windows_grad.shape[-3]
 
     def places(a, b):  # the input positions that window element (a, b) of every window views
-        return (Ellipsis, slice(a * dh, a * dh + sh * (oh - 1) + 1, sh), slice(b * dw, b * dw + sw * (ow - 1) + 1, sw))
+        return (Ellipsis, slice(a * dh, a * dh + sh * (oh - 1) + 1, sh),
+                slice(b * dw, b * dw + sw * (ow - 1) + 1, sw))
     if sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1:  # disjoint windows
         # windows that tile the input exactly write every element once: nothing to zero first
         tiled = (sh, sw) == (kh, kw) and dh == dw == 1 and (oh * sh, ow * sw) == tuple(input_shape[-2:])
@@ -96,7 +97,7 @@ def copy_rows(dest, src):
     row of 16 numbers) that cost, not the memory, dominates. Where the last axis is contiguous in
     both arrays, viewing each row as one opaque item of row-length bytes makes it one step per row.
     """
-    n = dest.shape[-1] if dest.ndim else 0
+    n = dest.shape[-1] if dest.size >= 4096 else 0  # (a small copy costs less than making the views)
     if n > 1 and src.ndim and src.shape[-1] == n and src.dtype == dest.dtype and not dest.dtype.hasobject \
             and dest.strides[-1] == src.strides[-1] == dest.itemsize:
         row = np.dtype((np.void, n * dest.itemsize))
