@@ -346,7 +346,7 @@ def main():
         print(f"{label:48} {fmt(m):>11} {fmt(o):>11} {ratio:>7.1f}x {target:>12}  {'yes' if met else 'NO'}")
     print()
     print("timing, best-worst of the runs: " + "; ".join(spreads))
-    print(f"(c) ours: " + "; ".join(f"{n:,} steps {'ok' if ok else 'FAILED'} in {s:.1f} s, peak {mb:,.0f} MB"
+    print("(c) ours: " + "; ".join(f"{n:,} steps {'ok' if ok else 'FAILED'} in {s:.1f} s, peak {mb:,.0f} MB"
                                     for n, ok, s, mb in deep_runs))
     print(f"(d) graph (a): micrograd {nm:,} nodes, {dm_before * nm / 1e6:.1f} MB; ours {no:,} nodes, "
           f"{do_before * no / 1e6:.1f} MB ({dm_before * nm / (do_before * no):.1f}x less). Micrograd has more "

@@ -14,7 +14,6 @@ from hypothesis import assume, given, strategies as st
 import tinygrad_conv as tc
 from tinygrad_conv import Value
 from tinygrad_conv import functional as F
-from strategies import examples
 
 # ---- finite differences -------------------------------------------------------------------------
 

@@ -1,5 +1,4 @@
 """draw_conv_wiring: rendered with the real Graphviz, the picture holds the right nodes, edges and grids."""
-import re
 import shutil
 import xml.etree.ElementTree as ET
 

@@ -80,8 +80,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name
     if x.ndim == 2:
         if weight.ndim != 2:
             raise ValueError(f"a 2-D input {x.shape} needs a 2-D filter (kh, kw), got weight of shape {weight.shape}")
-        x4, w4, keep = x.reshape(1, 1, *x.shape), weight.reshape(1, 1, *weight.shape), slice(None)
-        lead = 2
+        x4, w4, lead = x.reshape(1, 1, *x.shape), weight.reshape(1, 1, *weight.shape), 2
     elif x.ndim in (3, 4):
         if weight.ndim != 4:
             raise ValueError(f"input of shape {x.shape} needs a weight of shape (K, C/groups, kh, kw), "

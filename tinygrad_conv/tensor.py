@@ -34,6 +34,7 @@ import numbers
 
 import numpy as np
 
+from . import layout, reductions
 from .windows import add_windows_back, copy_rows, output_size, sliding_windows
 
 _grad_enabled = True  # switched off inside `with no_grad():`
@@ -248,22 +249,22 @@ class Tensor:
                         (x.reshape(-1, n).T @ g2).reshape(y.shape) if need_b else None)
             return _result(out, (a, b), "@", vjp)
 
-        # a stored column by column (the conv's im2col matrix, see _reshape): compute
+        # a stored column by column (the conv's im2col matrix, see layout.reshape): compute
         # out = (b^T a^T)^T, so that out and dL/da come out stored the same way, ready for the next op
-        by_columns = _column_major(x)
-        x, y = _blas_ready(x), _blas_ready(y)
-        out = _transposed(_transposed(y) @ _transposed(x)) if by_columns else x @ y
+        by_columns = layout.column_major(x)
+        x, y = layout.blas_ready(x), layout.blas_ready(y)
+        out = layout.transposed(layout.transposed(y) @ layout.transposed(x)) if by_columns else x @ y
 
         def vjp(g):
-            g = _blas_ready(g)
+            g = layout.blas_ready(g)
             # dL/db first: dL/da is then the array last written, still in cache for the op that reads it next
-            grad_b = _transposed(x) @ g if need_b else None
+            grad_b = layout.transposed(x) @ g if need_b else None
             if not need_a:
                 grad_a = None
             elif by_columns:
-                grad_a = _transposed(y @ _transposed(g))
+                grad_a = layout.transposed(y @ layout.transposed(g))
             else:
-                grad_a = g @ _transposed(y)
+                grad_a = g @ layout.transposed(y)
             return grad_a, grad_b
         return _result(out, (a, b), "@", vjp)
 
@@ -276,7 +277,7 @@ class Tensor:
         """Sum over `axis` (an int, a tuple, or None for all).  VJP: g copied to every summed element."""
         axes = _axes(axis, self.shape, "sum")
         shape = self.shape
-        out = _reduce(self.data, axes, np.add)
+        out = reductions.reduce(self.data, axes, np.add)
         kept = _keepdims_shape(shape, axes)
         return _result(out.reshape(kept) if keepdims else out, (self,), "sum",
                        lambda g: (np.broadcast_to(g.reshape(kept), shape),))
@@ -288,7 +289,7 @@ class Tensor:
         count = math.prod([shape[i] for i in axes])
         if count == 0:
             raise ValueError(f"mean over an empty axis of a Tensor of shape {shape}")
-        out = _reduce(self.data, axes, np.add) / self.dtype.type(count)
+        out = reductions.reduce(self.data, axes, np.add) / self.dtype.type(count)
         kept = _keepdims_shape(shape, axes)
         return _result(out.reshape(kept) if keepdims else out, (self,), "mean",
                        lambda g: (np.broadcast_to(g.reshape(kept) / g.dtype.type(count), shape),))
@@ -303,7 +304,7 @@ class Tensor:
         shape, x = self.shape, self.data
         if any(shape[i] == 0 for i in axes):
             raise ValueError(f"max over an empty axis of a Tensor of shape {shape}")
-        out, winner = _argmax(x, axes)  # winner: which reduced position won, 0 .. R-1 in C order
+        out, winner = reductions.argmax(x, axes)  # winner: which reduced position won, 0 .. R-1 in C order
         kept = _keepdims_shape(shape, axes)
         winner_count = math.prod([shape[i] for i in axes])
 
@@ -313,7 +314,7 @@ class Tensor:
             # (a product, not np.where, which is several times slower; only an inf or nan in g
             # would notice the difference, as inf * 0 is nan)
             stack = (positions == winner) * g.reshape(winner.shape)
-            return (_unstack(stack, shape, axes),)
+            return (reductions.unstack(stack, shape, axes),)
         return _result(out.reshape(kept) if keepdims else out, (self,), "max", vjp)
 
     def logsumexp(self, axis=-1, keepdims=False):
@@ -384,8 +385,8 @@ class Tensor:
             if not _is_int(n):
                 raise TypeError(f"reshape takes ints, got {shape!r}")
         before = self.shape
-        shape = _resolve_shape(shape, before)
-        return _result(_reshape(self.data, shape), (self,), "reshape", lambda g: (_reshape(g, before),))
+        shape = layout.resolve_shape(shape, before)
+        return _result(layout.reshape(self.data, shape), (self,), "reshape", lambda g: (layout.reshape(g, before),))
 
     def transpose(self, *axes):
         """Axes permuted (reversed if none given), as numpy's transpose.  VJP: g permuted back."""
@@ -398,7 +399,7 @@ class Tensor:
                 or sorted(int(a) % n for a in axes) != list(range(n)):
             raise ValueError(f"transpose axes {axes} are not a permutation of the axes of shape {self.shape}")
         axes = tuple(int(a) % n for a in axes)
-        inverse = _inverse(axes)
+        inverse = layout.inverse(axes)
         return _result(self.data.transpose(axes), (self,), "transpose", lambda g: (g.transpose(inverse),))
 
     def __getitem__(self, index):
@@ -587,14 +588,6 @@ def _unbroadcast(g, shape):
     return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
 
 
-def _inverse(permutation):
-    """The permutation that undoes `permutation` (numpy's argsort of it, without numpy's overhead)."""
-    inverse = [0] * len(permutation)
-    for i, p in enumerate(permutation):
-        inverse[p] = i
-    return tuple(inverse)
-
-
 def _is_int(n):
     """An integer (Python or numpy), but not a bool."""
     return type(n) is int or (isinstance(n, numbers.Integral) and not isinstance(n, bool))
@@ -670,159 +663,3 @@ def _is_basic(index):
     items = index if isinstance(index, tuple) else (index,)
     return all(i is None or i is Ellipsis or isinstance(i, slice)
                or _is_int(i) for i in items)
-
-
-# ---- reductions over a few positions ----------------------------------------------------
-
-def _reduced_count(shape, axes):
-    return math.prod([shape[i] for i in axes])
-
-
-def _few(shape, axes):
-    """True when few positions are reduced over a large array (a pooling window): then a loop over
-    those positions, each a whole-array ufunc call, beats numpy's reduction along short strided axes."""
-    reduced = _reduced_count(shape, axes)
-    return 1 < reduced <= 16 and math.prod(shape) >= 64 * reduced
-
-
-def _positions(shape, axes):
-    """One index per position of the reduced axes, in C order; x[index] keeps all other axes."""
-    for position in np.ndindex(*[shape[i] for i in axes]):
-        index = [slice(None)] * len(shape)
-        for axis, i in zip(axes, position):
-            index[axis] = i
-        yield tuple(index)
-
-
-def _reduce(x, axes, ufunc):
-    """ufunc (np.add) over `axes` of x, as a new array."""
-    if _few(x.shape, axes):
-        total = None
-        for index in _positions(x.shape, axes):
-            total = x[index].copy() if total is None else ufunc(total, x[index], out=total)
-        return total
-    return np.asarray(ufunc.reduce(x, axis=axes))
-
-
-def _argmax(x, axes):
-    """(the max over axes, which reduced position holds it): the first, in C order, on ties."""
-    if _few(x.shape, axes):  # a running maximum over the window's positions, in C order
-        best = winner = None
-        for k, index in enumerate(_positions(x.shape, axes)):
-            v = x[index]
-            if best is None:
-                best, winner = v.copy(), np.zeros(v.shape, dtype=np.uint8)
-            else:
-                better = v > best  # strictly: on a tie the earlier position keeps its win
-                np.maximum(best, v, out=best)
-                np.maximum(winner, better * np.uint8(k), out=winner)  # k only grows: the last improvement wins
-        return best, winner
-    kept_axes = [i for i in range(x.ndim) if i not in axes]
-    # the reduced axes moved last and flattened: argmax finds the first maximum in C order
-    rows = _reshape(x.transpose(kept_axes + list(axes)),
-                    tuple(x.shape[i] for i in kept_axes) + (_reduced_count(x.shape, axes),))
-    winner = rows.argmax(axis=-1)
-    return np.take_along_axis(rows, winner[..., None], axis=-1)[..., 0], winner
-
-
-def _unstack(stack, shape, axes):
-    """A (R, kept...) stack of slices, one per reduced position, as an array of `shape`.
-
-    The reduced positions stay outermost in memory (each slice contiguous),
-    which is the layout add_windows_back reads fastest."""
-    kept_axes = [i for i in range(len(shape)) if i not in axes]
-    full = stack.reshape(tuple(shape[i] for i in axes) + tuple(shape[i] for i in kept_axes))
-    return full.transpose(_inverse(list(axes) + kept_axes))
-
-
-# ---- layouts: where each number sits in memory ---------------------------------------------
-
-def _resolve_shape(shape, before):
-    """shape with its one -1 filled in; a ValueError naming both shapes if the sizes cannot match."""
-    size = math.prod(before)
-    shape = tuple(int(n) for n in shape)
-    if -1 not in shape and math.prod(shape) == size and min(shape, default=0) >= 0:
-        return shape
-    known = math.prod([n for n in shape if n != -1])
-    unknown = [i for i, n in enumerate(shape) if n == -1]
-    if len(unknown) > 1 or any(n < -1 for n in shape) or (unknown and (known == 0 or size % known)) \
-            or (not unknown and known != size):
-        raise ValueError(f"cannot reshape a Tensor of shape {before} ({size} elements) into shape {shape}")
-    if unknown:
-        shape = shape[:unknown[0]] + (size // known,) + shape[unknown[0] + 1:]
-    return shape
-
-
-def _reshape(x, shape):
-    """x's numbers (in C order) in `shape`: a view where one exists, else a copy.
-
-    The copy keeps the runs that are contiguous in x contiguous. For the
-    conv's im2col reshape (N, OH, OW, C, kh, kw) -> (N, OH*OW, C*kh*kw) of a
-    window view, that means moving whole image rows (OW numbers) rather than
-    kw numbers at a time: the columns are stored position-fastest, as in
-    PyTorch's im2col, and `@` then keeps that layout (see _column_major).
-    """
-    if x.shape == shape:
-        return x
-    try:
-        return x.reshape(shape, copy=False)
-    except TypeError:  # numpy < 2.1 cannot be asked not to copy
-        return x.reshape(shape)
-    except ValueError:  # a copy is needed
-        pass
-    blocks = _blocks(x.shape, shape)
-
-    def innermost(block):  # the stride and length of the block's last real axis
-        axes = [i for i in block[0] if x.shape[i] > 1]
-        return (abs(x.strides[axes[-1]]), -x.shape[axes[-1]]) if axes else (np.inf, 0)
-    order = sorted(range(len(blocks)), key=lambda k: innermost(blocks[k]), reverse=True)
-    if order == list(range(len(blocks))):
-        return x.reshape(shape)
-    source_axes = [i for k in order for i in blocks[k][0]]
-    target_axes = [i for k in order for i in blocks[k][1]]
-    copy = np.empty([x.shape[i] for i in source_axes], dtype=x.dtype)
-    copy_rows(copy, x.transpose(source_axes))
-    return copy.reshape([shape[i] for i in target_axes]).transpose(_inverse(target_axes))
-
-
-def _blocks(source, target):
-    """Cut two shapes of the same (nonzero) size into the finest consecutive blocks of equal size.
-
-    [(source axes, target axes), ...]: a reshape regroups axes only inside a block.
-    """
-    blocks, i, j = [], 0, 0
-    while i < len(source) and j < len(target):
-        src, dst, ps, pt = [i], [j], source[i], target[j]
-        i, j = i + 1, j + 1
-        while ps != pt:
-            if ps < pt:
-                src.append(i)
-                ps, i = ps * source[i], i + 1
-            else:
-                dst.append(j)
-                pt, j = pt * target[j], j + 1
-        blocks.append((src, dst))
-    blocks[-1][0].extend(range(i, len(source)))  # trailing size-1 axes
-    blocks[-1][1].extend(range(j, len(target)))
-    return blocks
-
-
-def _transposed(m):
-    return np.swapaxes(m, -1, -2)
-
-
-def _column_major(m):
-    """True if each matrix in m is stored column by column (and is not one row or column)."""
-    return m.ndim >= 2 and min(m.shape[-2:]) > 1 and m.strides[-2] == m.itemsize \
-        and m.strides[-1] >= m.shape[-2] * m.itemsize
-
-
-def _blas_ready(m):
-    """m, copied if needed so that each matrix has one unit stride: numpy hands only those to BLAS
-    (a broadcast gradient, with stride 0, would otherwise go through a slow generic loop)."""
-    if m.ndim < 2:
-        return m
-    (rows, cols), (rs, cs), item = m.shape[-2:], m.strides[-2:], m.itemsize
-    if (cs == item or cols == 1) and rs >= cols * item or (rs == item or rows == 1) and cs >= rows * item:
-        return m
-    return np.ascontiguousarray(m)

@@ -1,0 +1,109 @@
+"""Where each number sits in memory: the layout choices that keep the Tensor engine fast.
+
+None of this changes a result; it decides which copies are made and how, so
+that numpy hands contiguous blocks to BLAS and moves whole rows at a time.
+"""
+import math
+
+import numpy as np
+
+from .windows import copy_rows
+
+
+def inverse(permutation):
+    """The permutation that undoes `permutation` (numpy's argsort of it, without numpy's overhead)."""
+    inverse = [0] * len(permutation)
+    for i, p in enumerate(permutation):
+        inverse[p] = i
+    return tuple(inverse)
+
+
+def resolve_shape(shape, before):
+    """shape with its one -1 filled in; a ValueError naming both shapes if the sizes cannot match."""
+    size = math.prod(before)
+    shape = tuple(int(n) for n in shape)
+    if -1 not in shape and math.prod(shape) == size and min(shape, default=0) >= 0:
+        return shape
+    known = math.prod([n for n in shape if n != -1])
+    unknown = [i for i, n in enumerate(shape) if n == -1]
+    if len(unknown) > 1 or any(n < -1 for n in shape) or (unknown and (known == 0 or size % known)) \
+            or (not unknown and known != size):
+        raise ValueError(f"cannot reshape a Tensor of shape {before} ({size} elements) into shape {shape}")
+    if unknown:
+        shape = shape[:unknown[0]] + (size // known,) + shape[unknown[0] + 1:]
+    return shape
+
+
+def reshape(x, shape):
+    """x's numbers (in C order) in `shape`: a view where one exists, else a copy.
+
+    The copy keeps the runs that are contiguous in x contiguous. For the
+    conv's im2col reshape (N, OH, OW, C, kh, kw) -> (N, OH*OW, C*kh*kw) of a
+    window view, that means moving whole image rows (OW numbers) rather than
+    kw numbers at a time: the columns are stored position-fastest, as in
+    PyTorch's im2col, and `@` then keeps that layout (see column_major).
+    """
+    if x.shape == shape:
+        return x
+    try:
+        return x.reshape(shape, copy=False)
+    except TypeError:  # numpy < 2.1 cannot be asked not to copy
+        return x.reshape(shape)
+    except ValueError:  # a copy is needed
+        pass
+    blocks = equal_size_blocks(x.shape, shape)
+
+    def innermost(block):  # the stride and length of the block's last real axis
+        axes = [i for i in block[0] if x.shape[i] > 1]
+        return (abs(x.strides[axes[-1]]), -x.shape[axes[-1]]) if axes else (np.inf, 0)
+    order = sorted(range(len(blocks)), key=lambda k: innermost(blocks[k]), reverse=True)
+    if order == list(range(len(blocks))):
+        return x.reshape(shape)
+    source_axes = [i for k in order for i in blocks[k][0]]
+    target_axes = [i for k in order for i in blocks[k][1]]
+    copy = np.empty([x.shape[i] for i in source_axes], dtype=x.dtype)
+    copy_rows(copy, x.transpose(source_axes))
+    return copy.reshape([shape[i] for i in target_axes]).transpose(inverse(target_axes))
+
+
+def equal_size_blocks(source, target):
+    """Cut two shapes of the same (nonzero) size into the finest consecutive blocks of equal size.
+
+    [(source axes, target axes), ...]: a reshape regroups axes only inside a block.
+    """
+    blocks, i, j = [], 0, 0
+    while i < len(source) and j < len(target):
+        src, dst, ps, pt = [i], [j], source[i], target[j]
+        i, j = i + 1, j + 1
+        while ps != pt:
+            if ps < pt:
+                src.append(i)
+                ps, i = ps * source[i], i + 1
+            else:
+                dst.append(j)
+                pt, j = pt * target[j], j + 1
+        blocks.append((src, dst))
+    blocks[-1][0].extend(range(i, len(source)))  # trailing size-1 axes
+    blocks[-1][1].extend(range(j, len(target)))
+    return blocks
+
+
+def transposed(m):
+    return np.swapaxes(m, -1, -2)
+
+
+def column_major(m):
+    """True if each matrix in m is stored column by column (and is not one row or column)."""
+    return m.ndim >= 2 and min(m.shape[-2:]) > 1 and m.strides[-2] == m.itemsize \
+        and m.strides[-1] >= m.shape[-2] * m.itemsize
+
+
+def blas_ready(m):
+    """m, copied if needed so that each matrix has one unit stride: numpy hands only those to BLAS
+    (a broadcast gradient, with stride 0, would otherwise go through a slow generic loop)."""
+    if m.ndim < 2:
+        return m
+    (rows, cols), (rs, cs), item = m.shape[-2:], m.strides[-2:], m.itemsize
+    if (cs == item or cols == 1) and rs >= cols * item or (rs == item or rows == 1) and cs >= rows * item:
+        return m
+    return np.ascontiguousarray(m)

@@ -1,0 +1,72 @@
+"""Reductions over a few positions of a large array (a pooling window), as whole-array steps.
+
+numpy reduces slowly along short strided axes; a loop over the handful of
+positions, each step one ufunc call over the whole array, is faster and
+makes the max-pool tie rule (the first maximum in C order wins) explicit.
+"""
+import math
+
+import numpy as np
+
+from .layout import inverse, reshape
+
+
+def reduced_count(shape, axes):
+    return math.prod([shape[i] for i in axes])
+
+
+def few(shape, axes):
+    """True when few positions are reduced over a large array (a pooling window): then a loop over
+    those positions, each a whole-array ufunc call, beats numpy's reduction along short strided axes."""
+    reduced = reduced_count(shape, axes)
+    return 1 < reduced <= 16 and math.prod(shape) >= 64 * reduced
+
+
+def positions(shape, axes):
+    """One index per position of the reduced axes, in C order; x[index] keeps all other axes."""
+    for position in np.ndindex(*[shape[i] for i in axes]):
+        index = [slice(None)] * len(shape)
+        for axis, i in zip(axes, position):
+            index[axis] = i
+        yield tuple(index)
+
+
+def reduce(x, axes, ufunc):
+    """ufunc (np.add) over `axes` of x, as a new array."""
+    if few(x.shape, axes):
+        total = None
+        for index in positions(x.shape, axes):
+            total = x[index].copy() if total is None else ufunc(total, x[index], out=total)
+        return total
+    return np.asarray(ufunc.reduce(x, axis=axes))
+
+
+def argmax(x, axes):
+    """(the max over axes, which reduced position holds it): the first, in C order, on ties."""
+    if few(x.shape, axes):  # a running maximum over the window's positions, in C order
+        best = winner = None
+        for k, index in enumerate(positions(x.shape, axes)):
+            v = x[index]
+            if best is None:
+                best, winner = v.copy(), np.zeros(v.shape, dtype=np.uint8)
+            else:
+                better = v > best  # strictly: on a tie the earlier position keeps its win
+                np.maximum(best, v, out=best)
+                np.maximum(winner, better * np.uint8(k), out=winner)  # k only grows: the last improvement wins
+        return best, winner
+    kept_axes = [i for i in range(x.ndim) if i not in axes]
+    # the reduced axes moved last and flattened: argmax finds the first maximum in C order
+    rows = reshape(x.transpose(kept_axes + list(axes)),
+                    tuple(x.shape[i] for i in kept_axes) + (reduced_count(x.shape, axes),))
+    winner = rows.argmax(axis=-1)
+    return np.take_along_axis(rows, winner[..., None], axis=-1)[..., 0], winner
+
+
+def unstack(stack, shape, axes):
+    """A (R, kept...) stack of slices, one per reduced position, as an array of `shape`.
+
+    The reduced positions stay outermost in memory (each slice contiguous),
+    which is the layout add_windows_back reads fastest."""
+    kept_axes = [i for i in range(len(shape)) if i not in axes]
+    full = stack.reshape(tuple(shape[i] for i in axes) + tuple(shape[i] for i in kept_axes))
+    return full.transpose(inverse(list(axes) + kept_axes))
