@@ -13,6 +13,8 @@ demo: setup
 test: setup
 	$(PYTHON) -m pytest
 
-bench:
+# the anchors: micrograd from PyPI, and PyTorch (CPU; install it yourself, e.g. pip install torch)
+bench: setup
+	$(PYTHON) -m pip install -q micrograd==0.1.0
 	$(PYTHON) benchmarks/scalar.py
 	$(PYTHON) benchmarks/tensor.py
