@@ -19,6 +19,8 @@ import sys
 
 import numpy as np
 
+from .windows import output_size
+
 FILTER_PATTERN = (1.0, -1.0, 2.0, 0.5, -0.5, 1.5, -2.0, 0.25, 0.75)  # the tutorial's 2x2 seed filter first
 MAX_SIDE = 12  # larger pictures stop being readable
 
@@ -86,7 +88,7 @@ def _check(args, parser):
     if span[0] > H + 2 * p or span[1] > W + 2 * p:
         extent = f" (extent {span[0]}x{span[1]} with dilation {d})" if d > 1 else ""
         parser.error(f"the {kh}x{kw} filter{extent} does not fit the {H}x{W} image with padding {p}")
-    OH, OW = (H + 2 * p - span[0]) // s + 1, (W + 2 * p - span[1]) // s + 1
+    OH, OW = output_size(H + 2 * p, kh, s, d), output_size(W + 2 * p, kw, s, d)
     if args.pool_size is not None:
         if args.pool == "none":
             parser.error("--pool-size needs --pool avg or --pool max")

@@ -18,7 +18,7 @@ import numpy as np
 from . import grid_ops
 from .grid import name_grid
 from .value import Value
-from .windows import output_size
+from .windows import as_pair, output_size
 
 
 def _backend(x, what="x"):
@@ -31,17 +31,6 @@ def _backend(x, what="x"):
         return grid_ops
     raise TypeError(f"{what} must be a grid of Values (numpy array, dtype=object) or a Tensor, "
                     f"got {type(x).__name__}")
-
-
-def _pair(v, what, minimum):
-    """An int or a pair of ints as a pair, checked to be >= minimum."""
-    pair = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-    if len(pair) != 2 or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in pair):
-        raise TypeError(f"{what} must be an int or a pair of ints, got {v!r}")
-    if min(pair) < minimum:
-        bound = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{what} must be {bound}, got {v!r}")
-    return tuple(int(n) for n in pair)
 
 
 def _named(B, out, name):
@@ -71,9 +60,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name
     """
     B = _backend(x)
     x, weight = B.check(x, "conv2d input"), B.check(weight, "conv2d weight")
-    stride = _pair(stride, "stride", 1)
-    padding = _pair(padding, "padding", 0)
-    dilation = _pair(dilation, "dilation", 1)
+    stride = as_pair(stride, "stride", 1)
+    padding = as_pair(padding, "padding", 0)
+    dilation = as_pair(dilation, "dilation", 1)
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"groups must be a positive int, got {groups!r}")
 
@@ -124,9 +113,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name
 def _pool(x, kernel_size, stride, padding, pad_value, reduce_name, name):
     B = _backend(x)
     x = B.check(x, "pooling input")
-    kernel = _pair(kernel_size, "kernel_size", 1)
-    stride = kernel if stride is None else _pair(stride, "stride", 1)
-    padding = _pair(padding, "padding", 0)
+    kernel = as_pair(kernel_size, "kernel_size", 1)
+    stride = kernel if stride is None else as_pair(stride, "stride", 1)
+    padding = as_pair(padding, "padding", 0)
     if x.ndim < 2:
         raise ValueError(f"pooling needs an input of at least 2 dimensions (..., H, W), got shape {x.shape}")
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:

@@ -16,6 +16,7 @@ import numpy as np
 from . import functional as F
 from .grid import data as grid_data, values
 from .value import Value
+from .windows import as_pair
 
 ENGINES = ("tensor", "scalar")
 
@@ -116,7 +117,7 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, engine="tensor", seed=None, name="W", bias_name="b"):
-        kh, kw = F._pair(kernel_size, "kernel_size", 1)
+        kh, kw = as_pair(kernel_size, "kernel_size")
         for what, n in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
             if not isinstance(n, int) or n < 1:
                 raise ValueError(f"{what} must be a positive int, got {n!r}")

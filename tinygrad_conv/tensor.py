@@ -35,7 +35,7 @@ import numbers
 import numpy as np
 
 from . import layout, reductions
-from .windows import add_windows_back, copy_rows, output_size, sliding_windows
+from .windows import add_windows_back, as_pair, copy_rows, output_size, sliding_windows
 
 _grad_enabled = True  # switched off inside `with no_grad():`
 
@@ -447,8 +447,8 @@ class Tensor:
         VJP: every window element's gradient added back to the input it viewed
         (windows.add_windows_back). A movement op, the same for conv and pooling.
         """
-        kernel, stride, dilation = (_pair(kernel, "kernel"), _pair(stride, "stride"),
-                                    _pair(dilation, "dilation"))
+        kernel, stride, dilation = (as_pair(kernel, "kernel"), as_pair(stride, "stride"),
+                                    as_pair(dilation, "dilation"))
         if self.ndim < 2:
             raise ValueError(f"windows need an input of at least 2 dimensions (..., H, W), got shape {self.shape}")
         H, W = self.shape[-2:]
@@ -618,15 +618,6 @@ def _keepdims_shape(shape, axes):
 
 def _reduced_shape(shape, axes):
     return tuple(n for i, n in enumerate(shape) if i not in axes)
-
-
-def _pair(v, what):
-    pair = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-    if len(pair) != 2 or not all(_is_int(n) for n in pair):
-        raise TypeError(f"{what} must be an int or a pair of ints, got {v!r}")
-    if min(pair) < 1:
-        raise ValueError(f"{what} must be positive, got {v!r}")
-    return tuple(int(n) for n in pair)
 
 
 def _pads(pads, shape):

@@ -9,7 +9,20 @@ No element is copied: it is a strided view, so it works the same on a float
 array (the Tensor engine) and on an object array of Values (the scalar
 engine), where every window element is the very Value of the input.
 """
+import numbers
+
 import numpy as np
+
+
+def as_pair(v, what, minimum=1):
+    """An int or a pair of ints (kernel size, stride, padding, dilation) as a pair, checked to be >= minimum."""
+    pair = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if len(pair) != 2 or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in pair):
+        raise TypeError(f"{what} must be an int or a pair of ints, got {v!r}")
+    if min(pair) < minimum:
+        bound = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{what} must be {bound}, got {v!r}")
+    return tuple(int(n) for n in pair)
 
 
 def output_size(size, kernel, stride, dilation):
