@@ -185,6 +185,28 @@ def test_matmul_on_stored_by_column_and_broadcast_operands():
     np.testing.assert_allclose(B.grad, np.broadcast_to(a.sum((0, 1))[:, None], (4, 2)), rtol=1e-13)
 
 
+@pytest.mark.parametrize("dtype, c", [(np.float32, 1024), (np.float64, 512)])
+@pytest.mark.parametrize("case", ["matrix", "batch of rows", "stored by columns"])
+def test_matmul_results_with_rows_of_whole_4k_pages(dtype, c, case):
+    # results whose rows are 4096 bytes long get a spare cache line per row (layout.product): the same numbers
+    rng = np.random.default_rng(7)
+    a_shape, b_shape = {"matrix": ((20, c), (c, c)), "batch of rows": ((2, 20, c), (c, c)),
+                        "stored by columns": ((2, c, 20), (20, 17))}[case]
+    a = rng.standard_normal(a_shape)
+    if case == "stored by columns":
+        a = np.ascontiguousarray(np.swapaxes(a, -1, -2)).swapaxes(-1, -2)  # each matrix column-major
+    b = rng.standard_normal(b_shape)
+    g = rng.standard_normal(np.matmul(a, b).shape)
+    A, B = Tensor(a.astype(dtype), requires_grad=True), Tensor(b.astype(dtype), requires_grad=True)
+    A.data = a.astype(dtype, order="K")  # keep the layout
+    out = A @ B
+    out.backward(g.astype(dtype))
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    assert out.dtype == A.grad.dtype == B.grad.dtype == dtype
+    np.testing.assert_allclose(out.data, a @ b, rtol=tol, atol=tol)
+    np.testing.assert_allclose(A.grad, g @ b.T, rtol=tol, atol=tol)
+    np.testing.assert_allclose(B.grad, (np.swapaxes(a, -1, -2) @ g).reshape(-1, *b.shape).sum(0), rtol=tol, atol=tol)
+
 # ---- reductions -----------------------------------------------------------------------------------
 
 

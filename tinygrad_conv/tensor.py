@@ -241,30 +241,31 @@ class Tensor:
             # b is one matrix (a linear layer's weights): fold a's batch axes into its rows, one BLAS
             # call instead of a loop of small ones; the VJP folds the same way.
             y2 = y.reshape(n, p)
-            out = (x.reshape(-1, n) @ y2).reshape(batch + (m, p))
+            out = layout.product(x.reshape(-1, n), y2).reshape(batch + (m, p))
 
             def vjp(g):
                 g2 = np.ascontiguousarray(g).reshape(-1, p)  # BLAS needs real strides (g may be broadcast)
-                return ((g2 @ y2.T).reshape(x.shape) if need_a else None,
-                        (x.reshape(-1, n).T @ g2).reshape(y.shape) if need_b else None)
+                return (layout.product(g2, y2.T).reshape(x.shape) if need_a else None,
+                        layout.product(x.reshape(-1, n).T, g2).reshape(y.shape) if need_b else None)
             return _result(out, (a, b), "@", vjp)
 
         # a stored column by column (the conv's im2col matrix, see layout.reshape): compute
         # out = (b^T a^T)^T, so that out and dL/da come out stored the same way, ready for the next op
         by_columns = layout.column_major(x)
         x, y = layout.blas_ready(x), layout.blas_ready(y)
-        out = layout.transposed(layout.transposed(y) @ layout.transposed(x)) if by_columns else x @ y
+        out = layout.transposed(layout.product(layout.transposed(y), layout.transposed(x))) if by_columns \
+            else layout.product(x, y)
 
         def vjp(g):
             g = layout.blas_ready(g)
             # dL/db first: dL/da is then the array last written, still in cache for the op that reads it next
-            grad_b = layout.transposed(x) @ g if need_b else None
+            grad_b = layout.product(layout.transposed(x), g) if need_b else None
             if not need_a:
                 grad_a = None
             elif by_columns:
-                grad_a = layout.transposed(y @ layout.transposed(g))
+                grad_a = layout.transposed(layout.product(y, layout.transposed(g)))
             else:
-                grad_a = g @ layout.transposed(y)
+                grad_a = layout.product(g, layout.transposed(y))
             return grad_a, grad_b
         return _result(out, (a, b), "@", vjp)
 
@@ -381,9 +382,8 @@ class Tensor:
         """The same numbers in a new shape (a tuple or ints; one -1 is inferred).  VJP: g reshaped back."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        for n in shape:
-            if not _is_int(n):
-                raise TypeError(f"reshape takes ints, got {shape!r}")
+        if not all(type(n) is int or _is_int(n) for n in shape):
+            raise TypeError(f"reshape takes ints, got {shape!r}")
         before = self.shape
         shape = layout.resolve_shape(shape, before)
         return _result(layout.reshape(self.data, shape), (self,), "reshape", lambda g: (layout.reshape(g, before),))
@@ -395,10 +395,11 @@ class Tensor:
         if not axes:
             axes = tuple(range(self.ndim))[::-1]
         n = self.ndim
-        if not all(_is_int(a) and -n <= a < n for a in axes) \
-                or sorted(int(a) % n for a in axes) != list(range(n)):
-            raise ValueError(f"transpose axes {axes} are not a permutation of the axes of shape {self.shape}")
-        axes = tuple(int(a) % n for a in axes)
+        if not (all(type(a) is int for a in axes) and sorted(axes) == list(range(n))):  # check; allow negatives
+            if not all(_is_int(a) and -n <= a < n for a in axes) \
+                    or sorted(int(a) % n for a in axes) != list(range(n)):
+                raise ValueError(f"transpose axes {axes} are not a permutation of the axes of shape {self.shape}")
+            axes = tuple(int(a) % n for a in axes)
         inverse = layout.inverse(axes)
         return _result(self.data.transpose(axes), (self,), "transpose", lambda g: (g.transpose(inverse),))
 

@@ -17,6 +17,8 @@ import numpy as np
 def as_pair(v, what, minimum=1):
     """An int or a pair of ints (kernel size, stride, padding, dilation) as a pair, checked to be >= minimum."""
     pair = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if len(pair) == 2 and type(pair[0]) is int and type(pair[1]) is int and min(pair) >= minimum:
+        return pair  # the common case, without the slower abstract-class checks below
     if len(pair) != 2 or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in pair):
         raise TypeError(f"{what} must be an int or a pair of ints, got {v!r}")
     if min(pair) < minimum:
