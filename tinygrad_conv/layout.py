@@ -61,7 +61,8 @@ def reshape(x, shape):
         return x.reshape(shape)
     source_axes = [i for k in order for i in blocks[k][0]]
     target_axes = [i for k in order for i in blocks[k][1]]
-    copy = np.empty([x.shape[i] for i in source_axes], dtype=x.dtype)
+    inner = math.prod([x.shape[i] for i in blocks[order[-1]][0]])  # the last block: one row of the copy
+    copy = empty_rows(x.size // inner, inner, x.dtype).reshape([x.shape[i] for i in source_axes])
     copy_rows(copy, x.transpose(source_axes))
     return copy.reshape([shape[i] for i in target_axes]).transpose(inverse(target_axes))
 
@@ -98,22 +99,28 @@ def column_major(m):
         and m.strides[-1] >= m.shape[-2] * m.itemsize
 
 
-def product(a, b):
-    """a @ b (numpy's matmul), stored so that its rows do not start a multiple of 4 KB apart.
+def empty_rows(rows, row_length, dtype):
+    """An uninitialised (rows, row_length) array whose rows do not start a multiple of 4 KB apart.
 
-    When a large result's rows are a multiple of 4096 bytes long (8192 float32s: a conv's im2col
-    matrix of 32 images of 16x16), every row starts in the same few cache sets, and BLAS writing
-    the result measured 5-15% slower here (OpenBLAS, (144, 8192) float32). One spare cache line
-    at the end of each row spreads the rows out; the result is a view that leaves it unused.
+    When rows are a whole number of 4096-byte pages long (8192 float32s: a conv's im2col matrix
+    for 32 images of 16x16), every row starts in the same few cache sets. BLAS reading or writing
+    such a matrix measured 10-25% slower here (OpenBLAS, (144, 8192) float32, right after the
+    im2col copy). One spare cache line after each row spreads the rows out: the array is a view
+    that leaves it unused.
     """
-    rows, cols = a.shape[-2], b.shape[-1]
-    dtype = np.result_type(a.dtype, b.dtype)
-    if (cols * dtype.itemsize) % 4096 or rows < 16 or a.ndim < 2 or b.ndim < 2:
+    dtype = np.dtype(dtype)
+    if (row_length * dtype.itemsize) % 4096 or rows < 16:
+        return np.empty((rows, row_length), dtype=dtype)
+    return np.empty((rows, row_length + 64 // dtype.itemsize), dtype=dtype)[:, :row_length]
+
+
+def product(a, b):
+    """a @ b (numpy's matmul), its rows laid out by empty_rows."""
+    if a.ndim < 2 or b.ndim < 2:
         return a @ b
-    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (rows, cols)
-    spare = 64 // dtype.itemsize
-    out = np.empty(shape[:-1] + (cols + spare,), dtype=dtype)[..., :cols]
-    return np.matmul(a, b, out=out)
+    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    out = empty_rows(math.prod(shape[:-1]), shape[-1], np.result_type(a.dtype, b.dtype))
+    return np.matmul(a, b, out=out.reshape(shape))
 
 
 def blas_ready(m):
