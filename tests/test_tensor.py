@@ -319,6 +319,33 @@ def test_reshape_of_any_view_keeps_the_numbers_in_c_order(data, seed):
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("dtype, images", [(np.float32, 4), (np.float64, 2)])
+def test_im2col_copy_with_rows_of_whole_4k_pages(dtype, images):
+    # 16x16 windows positions per image: 4 float32 or 2 float64 images make each copied row 4096 bytes,
+    # which layout.empty_rows pads; the numbers and the conv's gradients must not notice
+    x = normal(3, (images, 2, 18, 18)).astype(dtype)
+    win = sliding_windows(x, (3, 3)).transpose(0, 2, 3, 1, 4, 5)  # (N, OH, OW, C, kh, kw), as conv2d takes it
+    expected = np.ascontiguousarray(win).reshape(images * 256, 18)
+    got = layout_reshape(win, (images * 256, 18))
+    assert got.strides[1] == 4096 + 64  # stored column by column, each column padded by a cache line
+    np.testing.assert_array_equal(got, expected)
+    w = normal(4, (3, 2, 3, 3)).astype(dtype)
+    X, W = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+    from tinygrad_conv import functional as F
+    g = normal(5, (images, 3, 16, 16))
+    F.conv2d(X, W).backward(g.astype(dtype))
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    cols = np.ascontiguousarray(sliding_windows(x64, (3, 3)).transpose(1, 4, 5, 0, 2, 3)).reshape(18, -1)
+    dW = (g.transpose(1, 0, 2, 3).reshape(3, -1) @ cols.T).reshape(w.shape)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(W.grad, dW, rtol=tol, atol=tol)
+    dX = np.zeros_like(x64)
+    for a in range(3):
+        for b in range(3):
+            dX[:, :, a:a + 16, b:b + 16] += np.einsum("nkij,kc->ncij", g, w64[:, :, a, b])
+    np.testing.assert_allclose(X.grad, dX, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("index", [
     (slice(None), 1), (Ellipsis, slice(0, 2)), (1,), (slice(None, None, -1),), (None, 0),
     (np.array([0, 2, 0, 0]),), (np.array([1, 1]), np.array([0, 3])), ([2, 0],),
