@@ -116,8 +116,8 @@ def empty_rows(rows, row_length, dtype):
 
 def product(a, b):
     """a @ b (numpy's matmul), its rows laid out by empty_rows."""
-    if a.ndim < 2 or b.ndim < 2:
-        return a @ b
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-2] < 16 or (b.shape[-1] * max(a.itemsize, b.itemsize)) % 4096:
+        return a @ b  # (checked first: most products are small, and this one is on their path)
     shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
     out = empty_rows(math.prod(shape[:-1]), shape[-1], np.result_type(a.dtype, b.dtype))
     return np.matmul(a, b, out=out.reshape(shape))
