@@ -26,8 +26,9 @@ Speed comes from where numbers sit in memory, not from special cases:
 a reshape that must copy keeps the source's contiguous runs together (so
 the conv's im2col matrix is stored column by column, whole image rows at a
 time, as PyTorch's is), `@` keeps its left operand's layout for its result
-and gradient, and a reduction over a few positions of a large array (a
-pooling window) runs as a handful of whole-array operations.
+and gradient (rows that would be whole 4 KB pages get a spare cache line,
+see layout.empty_rows), and a reduction over a few positions of a large
+array (a pooling window) runs as a handful of whole-array operations.
 """
 import math
 import numbers
