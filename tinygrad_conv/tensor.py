@@ -383,7 +383,7 @@ class Tensor:
         """The same numbers in a new shape (a tuple or ints; one -1 is inferred).  VJP: g reshaped back."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        if not all(type(n) is int or _is_int(n) for n in shape):
+        if not all(_is_int(n) for n in shape):
             raise TypeError(f"reshape takes ints, got {shape!r}")
         before = self.shape
         shape = layout.resolve_shape(shape, before)
