@@ -91,13 +91,7 @@ class Tensor:
     def __init__(self, data, requires_grad=False):
         if not isinstance(requires_grad, bool):
             raise TypeError(f"requires_grad must be True or False, got {requires_grad!r}")
-        self.data = _as_array(data)
-        self.grad = None
-        self.requires_grad = requires_grad
-        self._prev = ()
-        self._vjp = None
-        self._op = ""
-        self._retain = False
+        _start(self, _as_array(data), requires_grad)
 
     # ---- what a numpy user expects to find ------------------------------------
 
@@ -537,9 +531,8 @@ class Tensor:
 _new_tensor = object.__new__
 
 
-def _leaf(data, requires_grad=False):
-    """A Tensor around an array that is already float32/float64 (no checks, no copy)."""
-    t = _new_tensor(Tensor)
+def _start(t, data, requires_grad):
+    """Every field of a new Tensor: a leaf with no gradient yet."""
     t.data = data
     t.grad = None
     t.requires_grad = requires_grad
@@ -547,6 +540,12 @@ def _leaf(data, requires_grad=False):
     t._vjp = None
     t._op = ""
     t._retain = False
+
+
+def _leaf(data, requires_grad=False):
+    """A Tensor around an array that is already float32/float64 (no checks, no copy)."""
+    t = _new_tensor(Tensor)
+    _start(t, data, requires_grad)
     return t
 
 
