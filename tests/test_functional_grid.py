@@ -124,7 +124,7 @@ def test_conv2d_every_output_is_one_sum_of_input_times_weight(cfg, seed):
     for n, k, i, j in np.ndindex(*O4.shape):
         o = O4[n, k, i, j]
         terms = Cg * kh * kw + (B is not None)
-        assert o._op == "sum" and len(o._prev) == terms
+        assert o._op == "+" and len(o._prev) == terms
         if B is not None:
             assert o._prev[-1] is B[k]
         g = k // (K // cfg.groups)
@@ -145,7 +145,7 @@ def test_the_seed_example_graph_reads_like_the_textbook():
     o = F.conv2d(I, W)
     assert o.shape == (2, 2) and [v.name for v in o.flat] == ["o11", "o12", "o21", "o22"]
     o11 = o[0, 0]
-    assert o11._op == "sum" and len(o11._prev) == 4
+    assert o11._op == "+" and len(o11._prev) == 4
     assert [p._op for p in o11._prev] == ["*"] * 4
     assert [(p._prev[0].name, p._prev[1].name) for p in o11._prev] == \
         [("I11", "W11"), ("I12", "W12"), ("I21", "W21"), ("I22", "W22")]
@@ -290,7 +290,7 @@ def test_linear(lead, n_in, n_out, bias, seed):
     assert out.shape == tuple(lead) + (n_out,)
     assert_close(tc.data(out), x @ w.T + (b if bias else 0.0))
     first = out.reshape(-1)[0]
-    assert first._op == "sum" and len(first._prev) == n_in + bias  # one sum: x.w (+ b)
+    assert first._op == "+" and len(first._prev) == n_in + bias  # one sum: x.w (+ b)
     R = rng.standard_normal(out.shape)
     loss_of = lambda: weighted_sum(F.linear(X, Wt, B), R)  # noqa: E731
     loss_of().backward()

@@ -177,10 +177,13 @@ def test_op_names_are_what_the_graph_shows():
     a, b = Value(2.0, name="a"), Value(3.0, name="b")
     ops = {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "**2": a ** 2, "**": a ** b, "neg": -a,
            "relu": a.relu(), "tanh": a.tanh(), "sigmoid": a.sigmoid(), "exp": a.exp(), "log": a.log(),
-           "sum": Value.sum([a, b]), "max": Value.max([a, b])}
+           "max": Value.max([a, b])}
     for op, node in ops.items():
         assert node._op == op
         assert node.name is None
+    # the n-ary add is a "+" node too, as an equation writes it: o11 = I11*W11 + I12*W12 + ...
+    total = Value.sum([a, b, a * b])
+    assert total._op == "+" and total._prev[:2] == (a, b) and total._prev[2]._op == "*" and total.name is None
     assert (a * b)._prev == (a, b)
     assert (a ** b)._prev == (a, b)
 
@@ -222,7 +225,7 @@ floats_list = st.lists(small, min_size=1, max_size=12)
 def test_sum_is_one_node_with_every_input_in_order(xs):
     leaves = [Value(x) for x in xs]
     s = Value.sum(leaves)
-    assert s._op == "sum" and s._prev == tuple(leaves)
+    assert s._op == "+" and s._prev == tuple(leaves)
     assert s.data == sum(xs, 0.0)  # added left to right, exactly as Python's sum
     # and within the rounding error of n additions of the exactly rounded sum
     assert abs(s.data - math.fsum(xs)) <= len(xs) * 2.3e-16 * math.fsum(map(abs, xs))

@@ -49,7 +49,7 @@ def test_seed_graph_renders_with_every_value():
     texts = [" ".join(t) for t in nodes.values()]
     for v in list(I.flat) + list(W.flat) + list(o.flat):
         assert any(t.startswith(f"{v.name} data {v.data:.6g} grad {v.grad:.6g}") for t in texts), v
-    assert sum(t == ["*"] for t in nodes.values()) == 16 and sum(t == ["sum"] for t in nodes.values()) >= 4
+    assert sum(t == ["*"] for t in nodes.values()) == 16 and sum(t == ["+"] for t in nodes.values()) >= 4
     edges = svg_groups(svg, "edge")
     assert len(edges) > 16 * 3
 

@@ -153,10 +153,10 @@ class Value:
 
     @staticmethod
     def sum(values):
-        """One n-ary add node: d(v1 + ... + vn)/dvi = 1 for every i.
+        """One n-ary add node, recorded as "+": d(v1 + ... + vn)/dvi = 1 for every i.
 
         A conv output `o11 = I11*W11 + I12*W12 + I21*W21 + I22*W22` is one such
-        node with four `*` inputs, so the graph reads as the equation does.
+        `+` node with four `*` inputs, so the graph reads as the equation does.
         """
         terms = list(values)
         total = 0.0
@@ -166,7 +166,7 @@ class Value:
             total += v.data
         edges = [1.0] * (2 * len(terms))
         edges[0::2] = terms
-        return _node(total, "sum", tuple(edges))
+        return _node(total, "+", tuple(edges))
 
     @staticmethod
     def max(values):

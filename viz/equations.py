@@ -1,6 +1,6 @@
 """A conv's equations, read off the recorded graph, with the numbers the engine computed.
 
-Forward, one line per output, as its `sum` node holds it:
+Forward, one line per output, as its `+` node (Value.sum) holds it:
 
     o11 = I11*W11 + I12*W12 + I21*W21 + I22*W22
         = 1*0.5 + 2*(-1) + 4*0.25 + 5*2 = 9.5

@@ -49,12 +49,12 @@ def read_pool(pooled, outputs):
     for p in pooled_grid.flat:
         if p._op == "max":
             kind, pairs = "max", zip(p._prev, p._local)
-        elif p._op == "/" and p._prev[0]._op == "sum":
+        elif p._op == "/" and p._prev[0]._op == "+":
             # mean = sum / n: d(mean)/do = 1 * (1/n), the "/" node's local derivative
             kind, pairs = "avg", ((o, p._local[0]) for o in p._prev[0]._prev)
         else:
             raise ValueError(f"{names[p]} is a {p._op or 'leaf'!r} node, not a pool: expected a 'max' node "
-                             "(max_pool2d) or a '/' over a 'sum' (avg_pool2d, global_avg_pool2d)")
+                             "(max_pool2d) or a '/' over a '+' (avg_pool2d, global_avg_pool2d)")
         found = False
         for o, fraction in pairs:
             if o in is_output:  # padding ("0", "-inf") takes part in the pool but is no conv output

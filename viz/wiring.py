@@ -1,6 +1,6 @@
 """Read a convolution's wiring off the recorded graph: which input each weight multiplied for each output.
 
-A scalar `conv2d` leaves, for every output, one `sum` node whose inputs are
+A scalar `conv2d` leaves, for every output, one `+` node (Value.sum) whose inputs are
 `input * weight` products (plus the bias):
 
     o[n,k,i,j] = sum_{c,a,b} x_pad[n, g*Cg + c, s*i + d*a, s*j + d*b] * W[k,c,a,b]  (+ b[k])
@@ -95,9 +95,9 @@ def read_conv(outputs, weights):
     for index, o in np.ndenumerate(out4):
         reading.out_names.setdefault(o, name_of(o, element_name("o", _orig_index(index, shape), shape)))
         found_weight = False
-        if o._op != "sum":
+        if o._op != "+":
             raise ValueError(
-                f"output {reading.out_names[o]} is a {o._op or 'leaf'!r} node, not a conv output (a 'sum' of "
+                f"output {reading.out_names[o]} is a {o._op or 'leaf'!r} node, not a conv output (a '+' of "
                 f"input * weight products); pass the grid conv2d returned (before any pool or relu), "
                 f"and give a following pool as pooled=")
         for term in o._prev:
