@@ -477,3 +477,21 @@ def test_numpy_scalars_on_either_side_give_values():
     for out, expected in [(np.float64(2.0) * v, 6.0), (np.float64(2.0) - v, -1.0), (np.int64(2) / v, 2 / 3),
                           (np.float64(2.0) ** v, 8.0), (v + np.float32(0.5), 3.5)]:
         assert type(out) is Value and math.isclose(out.data, expected, rel_tol=1e-15)
+
+
+def test_a_value_combines_with_an_array_element_by_element_from_either_side():
+    I = tc.values(np.arange(1.0, 5.0).reshape(2, 2), name="I")
+    s = Value(3.0, name="s")
+    for grid in (s * I, I * s):
+        assert grid.shape == (2, 2) and np.array_equal(tc.data(grid), 3.0 * np.arange(1.0, 5.0).reshape(2, 2))
+    left = s * I
+    assert all(v._op == "*" and v._prev == (s, x) for v, x in zip(left.flat, I.flat))  # s first, as written
+    Value.sum(list(left.flat)).backward()
+    assert s.grad == 10.0 and np.array_equal(tc.grads(I), np.full((2, 2), 3.0))
+    # numbers in arrays become leaves, as plain numbers do
+    assert [v.data for v in s - np.array([1.0, 2.0])] == [2.0, 1.0]
+    assert [v.data for v in s / np.array([2.0, 4.0])] == [1.5, 0.75]
+    assert [v.data for v in s ** np.array([2.0, 0.0])] == [9.0, 1.0]
+    assert isinstance(s * np.array(2.0), Value) and (s * np.array(2.0)).data == 6.0
+    with pytest.raises(TypeError, match="'3'"):
+        s + "3"

@@ -72,19 +72,23 @@ class Value:
     # ---- the ops; each states its local derivative -------------------------
 
     def __add__(self, other):  # d(a+b)/da = 1, d(a+b)/db = 1
-        other = other if type(other) is Value else _constant(other)
+        if type(other) is not Value:
+            return _with_number(self.__add__, other)
         return _node(self.data + other.data, "+", (self, 1.0, other, 1.0))
 
     def __sub__(self, other):  # d(a-b)/da = 1, d(a-b)/db = -1
-        other = other if type(other) is Value else _constant(other)
+        if type(other) is not Value:
+            return _with_number(self.__sub__, other)
         return _node(self.data - other.data, "-", (self, 1.0, other, -1.0))
 
     def __mul__(self, other):  # d(a*b)/da = b, d(a*b)/db = a
-        other = other if type(other) is Value else _constant(other)
+        if type(other) is not Value:
+            return _with_number(self.__mul__, other)
         return _node(self.data * other.data, "*", (self, other.data, other, self.data))
 
     def __truediv__(self, other):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b**2
-        other = other if type(other) is Value else _constant(other)
+        if type(other) is not Value:
+            return _with_number(self.__truediv__, other)
         a, b = self.data, other.data
         if b == 0.0:
             raise ValueError(f"division by zero: {a!r} / {b!r}")
@@ -97,6 +101,8 @@ class Value:
         """
         a = self.data
         if type(other) is not Value:
+            if _is_array(other):
+                return NotImplemented
             n = _check_number(other, "exponent")
             return _node(_power(a, n), f"**{n:g}", (self, _power_slope(a, n)))
         b = other.data
@@ -259,6 +265,18 @@ def _constant(x):
         return Value(x)
     except TypeError:
         raise TypeError(f"cannot combine a Value with {x!r} of type {type(x).__name__}") from None
+
+
+def _with_number(op, x):
+    """op applied to x made a leaf Value (a number); NotImplemented for an array, which numpy then
+    combines with the Value element by element (so `value * grid` works as `grid * value` does)."""
+    return NotImplemented if _is_array(x) else op(_constant(x))
+
+
+def _is_array(x):
+    """A numpy array (of any dimension), not a number; plain floats and ints are ruled out first."""
+    return type(x) is not float and type(x) is not int and hasattr(x, "__array_ufunc__") \
+        and not isinstance(x, numbers.Real)
 
 
 def _power_slope(a, n):
