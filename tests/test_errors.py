@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import tinygrad_conv as tc
-from tinygrad_conv import Value
+from tinygrad_conv import Tensor, Value
 from tinygrad_conv import functional as F
 from strategies import examples
 
@@ -257,3 +257,28 @@ def test_grid_errors():
         tc.values(np.array([Value(1.0)], dtype=object))
     with pytest.raises(TypeError, match=r"float64 array of shape \(2, 2\)"):
         tc.grads(np.zeros((2, 2)))
+
+
+def test_cross_entropy_takes_a_tensor_of_whole_numbers_as_labels():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((3, 4))
+    by_array, by_tensor = Tensor(z, requires_grad=True), Tensor(z, requires_grad=True)
+    F.cross_entropy(by_array, np.array([0, 2, 1])).backward()
+    loss = F.cross_entropy(by_tensor, Tensor(np.array([0, 2, 1])))  # a Tensor holds them as 0.0, 2.0, 1.0
+    loss.backward()
+    assert loss.item() == F.cross_entropy(Tensor(z), [0, 2, 1]).item()
+    np.testing.assert_array_equal(by_tensor.grad, by_array.grad)
+    with pytest.raises(TypeError, match=r"integer.*not whole"):
+        F.cross_entropy(Tensor(z), Tensor([0.5, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"\(3, 0\).*no classes"):
+        F.cross_entropy(Tensor(np.ones((3, 0))), np.array([0, 0, 0]))
+
+
+def test_a_tensor_of_zeros_and_ones_as_an_index_is_refused_as_ambiguous():
+    x = Tensor([5.0, 6.0, 7.0])
+    mask = np.array([True, False, True])
+    np.testing.assert_array_equal(x[mask].data, [5.0, 7.0])
+    with pytest.raises(IndexError, match=r"ambiguous.*bool for a mask, int for positions"):
+        x[Tensor(mask)]  # as positions it would read [6, 5, 6]
+    np.testing.assert_array_equal(x[Tensor([2.0, 0.0, 2.0])].data, [7.0, 5.0, 7.0])
+    assert x[Tensor(1.0)].item() == 6.0

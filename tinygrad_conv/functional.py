@@ -198,13 +198,19 @@ def cross_entropy(logits, target):
     logits = B.check(logits, "cross_entropy logits")
     if logits.ndim not in (1, 2):
         raise ValueError(f"cross_entropy logits must be (N, classes) or (classes,), got shape {logits.shape}")
-    labels = np.asarray(getattr(target, "data", target))
+    from_tensor = type(target).__name__ == "Tensor"
+    labels = np.asarray(target.data if from_tensor else target)
+    if from_tensor and np.all(labels == np.round(labels)):  # a Tensor holds floats: whole ones are labels
+        labels = labels.astype(np.int64)
     if labels.dtype == object or not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"cross_entropy target must be integer class indices, got dtype {labels.dtype}")
+        raise TypeError(f"cross_entropy target must be integer class indices, got dtype {labels.dtype}"
+                        + (" with numbers that are not whole" if from_tensor else ""))
     if labels.shape != logits.shape[:-1]:
         raise ValueError(f"cross_entropy target must have shape {logits.shape[:-1]} for logits {logits.shape}, "
                          f"got {labels.shape}")
     classes = logits.shape[-1]
+    if classes == 0:
+        raise ValueError(f"cross_entropy logits of shape {logits.shape} have no classes")
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise ValueError(f"cross_entropy target indices must be in 0..{classes - 1}, got values from "
                          f"{labels.min()} to {labels.max()}")

@@ -637,10 +637,16 @@ def _pads(pads, shape):
 
 
 def _plain_index(index):
-    """An index with any Tensors in it replaced by their (integer or boolean) arrays."""
+    """An index with any Tensors in it replaced by integer arrays of the whole numbers they hold."""
     def plain(i):
         if isinstance(i, Tensor):
             i = i.data
+            if i.size > 1 and np.all((i == 0) | (i == 1)):
+                # a Tensor holds floats, so one made from a boolean mask holds 0.0 and 1.0: as positions
+                # it would pick elements 0 and 1 over and over, not the masked ones
+                raise IndexError(f"a Tensor of 0s and 1s used as an index is ambiguous (a Tensor made from a "
+                                 f"boolean mask holds 0.0 and 1.0), got {i!r}; index with a numpy array "
+                                 "instead: dtype bool for a mask, int for positions")
             if np.all(i == np.round(i)):
                 return i.astype(np.intp)
             raise IndexError(f"a Tensor used as an index must hold whole numbers, got {i!r}")
