@@ -608,3 +608,14 @@ def test_type_errors():
         a.sum(axis=0.5)
     with pytest.raises(TypeError):
         len(Tensor(1.0))
+
+
+@pytest.mark.parametrize("a, b", [((2, 3, 0), (0, 4)), ((2, 3, 4), (4, 0)), ((0, 3, 4), (4, 5)), ((3, 0), (0, 2))])
+def test_matmul_with_an_empty_axis_gives_numpys_shapes_and_zero_gradients(a, b):
+    x, y = Tensor(np.ones(a), requires_grad=True), Tensor(np.ones(b), requires_grad=True)
+    out = x @ y
+    np.testing.assert_array_equal(out.data, np.ones(a) @ np.ones(b))  # an empty sum is 0
+    (out * 2.0).sum().backward()
+    # each gradient is a sum over an empty axis (or is empty itself): zeros of the operand's shape
+    np.testing.assert_array_equal(x.grad, np.zeros(a))
+    np.testing.assert_array_equal(y.grad, np.zeros(b))

@@ -11,6 +11,7 @@ it was composed from. For a conv that is the textbook result
 
 because W[k,c,a,b] is one factor of one product in every output o[n,k,i,j].
 """
+import math
 import numbers
 
 import numpy as np
@@ -174,7 +175,7 @@ def linear(x, weight, bias=None, name=None):
         bias = B.check(bias, "linear bias")
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"linear bias must have shape ({weight.shape[0]},), got {bias.shape}")
-    rows = x.reshape(-1, weight.shape[1])
+    rows = x.reshape(math.prod(x.shape[:-1]), weight.shape[1])
     out = B.matmul(rows, weight.transpose(1, 0), bias)
     return _named(B, out.reshape(*x.shape[:-1], weight.shape[0]), name)
 

@@ -235,13 +235,14 @@ class Tensor:
         if x.ndim > 2 and y.size == n * p and x.flags.c_contiguous:
             # b is one matrix (a linear layer's weights): fold a's batch axes into its rows, one BLAS
             # call instead of a loop of small ones; the VJP folds the same way.
-            y2 = y.reshape(n, p)
-            out = layout.product(x.reshape(-1, n), y2).reshape(batch + (m, p))
+            y2, rows = y.reshape(n, p), x.size // n if n else math.prod(x.shape[:-1])
+            x2 = x.reshape(rows, n)
+            out = layout.product(x2, y2).reshape(batch + (m, p))
 
             def vjp(g):
-                g2 = np.ascontiguousarray(g).reshape(-1, p)  # BLAS needs real strides (g may be broadcast)
+                g2 = np.ascontiguousarray(g).reshape(rows, p)  # BLAS needs real strides (g may be broadcast)
                 return (layout.product(g2, y2.T).reshape(x.shape) if need_a else None,
-                        layout.product(x.reshape(-1, n).T, g2).reshape(y.shape) if need_b else None)
+                        layout.product(x2.T, g2).reshape(y.shape) if need_b else None)
             return _result(out, (a, b), "@", vjp)
 
         # a stored column by column (the conv's im2col matrix, see layout.reshape): compute
