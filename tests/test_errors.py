@@ -282,3 +282,12 @@ def test_a_tensor_of_zeros_and_ones_as_an_index_is_refused_as_ambiguous():
         x[Tensor(mask)]  # as positions it would read [6, 5, 6]
     np.testing.assert_array_equal(x[Tensor([2.0, 0.0, 2.0])].data, [7.0, 5.0, 7.0])
     assert x[Tensor(1.0)].item() == 6.0
+
+
+def test_targets_and_names_of_the_wrong_type_say_so():
+    with pytest.raises(TypeError, match=r"mse_loss target must be numbers.*'abc'"):
+        F.mse_loss(Tensor(np.ones(3)), "abc")
+    with pytest.raises(TypeError, match=r"mse_loss target must be numbers.*'abc'"):
+        F.mse_loss(grid(3), "abc")
+    with pytest.raises(TypeError, match=r"values\(\) name must be a string.*3"):
+        tc.values(np.ones(2), name=3)

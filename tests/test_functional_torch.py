@@ -227,3 +227,25 @@ def test_value_max_ties_follow_torch(xs):
     Value.max(values).backward()
     t.max(dim=0).values.backward()  # max over a dim: the gradient goes to the index it returns
     assert [v.grad for v in values] == t.grad.tolist()
+
+
+def test_a_stride_or_dilation_too_large_to_matter_is_no_overflow():
+    # one window per axis makes the stride irrelevant, a kernel one wide the dilation: numbers past
+    # what fits in a C long then give what any stride or dilation would (PyTorch cannot take them)
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 1, 3))
+    huge = 10 ** 20
+    for ours, theirs in [(dict(stride=huge), dict(stride=1000)), (dict(stride=(huge, 1), padding=1),
+                         dict(stride=(1000, 1), padding=1)), (dict(dilation=(huge, 2)), dict(dilation=(1000, 2)))]:
+        X, W = tc.Tensor(x, requires_grad=True), tc.Tensor(w, requires_grad=True)
+        out = F.conv2d(X, W, **ours)
+        out.sum().backward()
+        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+        expected = TF.conv2d(tx, tw, **theirs)
+        expected.sum().backward()
+        np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(X.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(W.grad, tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(tc.data(F.conv2d(tc.values(x[0]), tc.values(w), **ours)), out.data[0], rtol=1e-12)
+    pooled = F.max_pool2d(tc.Tensor(x), 2, stride=huge)
+    np.testing.assert_array_equal(pooled.data, TF.max_pool2d(torch.tensor(x), 2, stride=1000).numpy())

@@ -184,7 +184,14 @@ def mse_loss(pred, target):
     """mean((pred - target)**2) over all elements, as PyTorch's default."""
     B = _backend(pred, "pred")
     pred = B.check(pred, "mse_loss pred")
-    target = B.check(target, "mse_loss target") if _is_kind(B, target) else B.constant(target, like=pred)
+    if _is_kind(B, target):
+        target = B.check(target, "mse_loss target")
+    else:
+        try:
+            target = B.constant(target, like=pred)
+        except (TypeError, ValueError):  # a string, or a ragged list: numpy's own message would not say which
+            raise TypeError(f"mse_loss target must be numbers (or a grid / Tensor like pred), got {target!r} "
+                            f"of type {type(target).__name__}") from None
     if target.shape != pred.shape:
         raise ValueError(f"mse_loss needs pred and target of the same shape, got {pred.shape} and {target.shape}")
     return B.reduce_mean((pred - target) ** 2)

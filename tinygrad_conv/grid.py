@@ -25,6 +25,8 @@ def element_name(name, index, shape):
 
 def values(array, name=None):
     """A grid of fresh leaf Values holding the numbers of `array`, named after `name`."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"values() name must be a string or None, got {name!r}")
     numbers = np.asarray(array)
     if numbers.dtype == object:
         raise TypeError("values() makes a grid from numbers; this array already holds objects "

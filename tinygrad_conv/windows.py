@@ -38,6 +38,9 @@ def sliding_windows(x, kernel, stride=(1, 1), dilation=(1, 1)):
     oh, ow = output_size(x.shape[-2], kh, sh, dh), output_size(x.shape[-1], kw, sw, dw)
     if oh < 1 or ow < 1:
         raise ValueError(f"a {kh}x{kw} window (dilation {dilation}) does not fit in an input of shape {x.shape}")
+    # a stride with one window, or a dilation with a kernel one wide, moves nothing: drop it, so that a
+    # huge one cannot overflow the byte strides below
+    sh, sw, dh, dw = (sh if oh > 1 else 1), (sw if ow > 1 else 1), (dh if kh > 1 else 1), (dw if kw > 1 else 1)
     # window (i, j) starts at row s*i, column t*j; its element (a, b) sits d*a rows, e*b columns further on
     row, col = x.strides[-2:]
     return np.lib.stride_tricks.as_strided(x, x.shape[:-2] + (oh, ow, kh, kw),
