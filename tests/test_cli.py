@@ -66,6 +66,9 @@ def test_default_out_dir_is_out(tmp_path):
     (["--pool-size", "3"], "larger than"),
     (["--pool", "none", "--pool-size", "1"], "needs --pool"),
     (["--image", "40x40"], "at most"),
+    (["--padding", "200"], "larger than 12"),
+    (["--padding", "99999999999999999999"], "larger than 12"),
+    (["--padding", "12"], "too big to draw"),  # found before any equation is printed
 ])
 def test_bad_sizes_end_with_one_line_and_status_2(tmp_path, args, words):
     r = run("explain", *args, "--out", str(tmp_path))
@@ -75,6 +78,23 @@ def test_bad_sizes_end_with_one_line_and_status_2(tmp_path, args, words):
     assert len(lines) == 1 and "error" in lines[0] and words in lines[0], r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "graph.svg").exists()
+
+
+def test_an_out_that_cannot_be_a_directory_ends_with_one_line_and_status_2(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for out, words in ((a_file, "File exists"), (a_file / "sub", "Not a directory")):
+        r = run("explain", "--out", str(out))
+        assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "--out" in lines[0] and words in lines[0], r.stderr
+
+
+def test_a_stride_past_the_image_gives_one_output(tmp_path):
+    r = run("explain", "--image", "3x3", "--filter", "2x2", "--stride", "99999999999999999999", "--pool", "none",
+            "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "o11 = I11*W11 + I12*W12 + I21*W21 + I22*W22" in r.stdout and "o12" not in r.stdout
 
 
 def test_help():

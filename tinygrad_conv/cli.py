@@ -84,6 +84,8 @@ def make_parser():
 def _check(args, parser):
     """The sizes must make a conv (and pool) with at least one output; else a one-line error."""
     (H, W), (kh, kw), s, p, d = args.image, args.filter, args.stride, args.padding, args.dilation
+    if p > MAX_SIDE:  # every padded position is a Value of its own: keep the graph to a picture's size
+        parser.error(f"--padding {p} is larger than {MAX_SIDE}; the graph would be too big to draw")
     span = (d * (kh - 1) + 1, d * (kw - 1) + 1)
     if span[0] > H + 2 * p or span[1] > W + 2 * p:
         extent = f" (extent {span[0]}x{span[1]} with dilation {d})" if d > 1 else ""
@@ -151,17 +153,20 @@ def explain(args, parser):
     _check(args, parser)
     import graphviz
     import viz
+    try:  # a bad --out is found before anything is printed
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        parser.error(f"cannot write into --out {args.out!r}: {e.strerror or e}")
     seed = build_seed(args.image, args.filter, args.stride, args.padding, args.dilation, args.pool,
                       args.pool_size, args.target)
-    print(_describe(args, seed))
-    print()
-    print(viz.conv_equations(seed["o"], seed["W"], pooled=seed["p"], inputs=seed["I"]))
     try:
         graph = viz.draw_graph(seed["L"])
     except ValueError as e:
         parser.error(f"the graph is too big to draw: {e}")
+    print(_describe(args, seed))
+    print()
+    print(viz.conv_equations(seed["o"], seed["W"], pooled=seed["p"], inputs=seed["I"]))
     wiring = viz.draw_conv_wiring(seed["o"], seed["W"], seed["I"], pooled=seed["p"])
-    os.makedirs(args.out, exist_ok=True)
     written = []
     try:
         for name, picture in (("graph.svg", graph), ("wiring.svg", wiring)):
@@ -173,6 +178,8 @@ def explain(args, parser):
         sys.stderr.write(f"{parser.prog}: error: the Graphviz programs (dot, neato) are needed to write SVGs; "
                          "install them (apt-get install graphviz)\n")
         return 1
+    except OSError as e:
+        parser.error(f"cannot write {path!r}: {e.strerror or e}")
     print()
     print("wrote " + " and ".join(written))
     return 0
