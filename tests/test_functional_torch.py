@@ -249,3 +249,18 @@ def test_a_stride_or_dilation_too_large_to_matter_is_no_overflow():
         np.testing.assert_allclose(tc.data(F.conv2d(tc.values(x[0]), tc.values(w), **ours)), out.data[0], rtol=1e-12)
     pooled = F.max_pool2d(tc.Tensor(x), 2, stride=huge)
     np.testing.assert_array_equal(pooled.data, TF.max_pool2d(torch.tensor(x), 2, stride=1000).numpy())
+
+
+def test_mse_loss_with_a_target_of_one_number_compares_it_with_every_element():
+    x = np.array([[1.0, 2.0], [4.0, -0.5]])
+    tensor, grid = tc.Tensor(x, requires_grad=True), tc.values(x, name="p")
+    loss_t, loss_g = F.mse_loss(tensor, 2.0), F.mse_loss(grid, 2.0)
+    loss_t.backward()
+    loss_g.backward()
+    xt = torch.tensor(x, requires_grad=True)
+    expected = ((xt - 2.0) ** 2).mean()
+    expected.backward()
+    assert loss_t.item() == pytest.approx(expected.item(), rel=1e-15)
+    assert loss_g.data == pytest.approx(expected.item(), rel=1e-15)
+    np.testing.assert_allclose(tensor.grad, xt.grad.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(tc.grads(grid), xt.grad.numpy(), rtol=1e-15)

@@ -181,7 +181,8 @@ def linear(x, weight, bias=None, name=None):
 
 
 def mse_loss(pred, target):
-    """mean((pred - target)**2) over all elements, as PyTorch's default."""
+    """mean((pred - target)**2) over all elements, as PyTorch's default; a target of one number
+    is compared with every element."""
     B = _backend(pred, "pred")
     pred = B.check(pred, "mse_loss pred")
     if _is_kind(B, target):
@@ -192,8 +193,9 @@ def mse_loss(pred, target):
         except (TypeError, ValueError):  # a string, or a ragged list: numpy's own message would not say which
             raise TypeError(f"mse_loss target must be numbers (or a grid / Tensor like pred), got {target!r} "
                             f"of type {type(target).__name__}") from None
-    if target.shape != pred.shape:
-        raise ValueError(f"mse_loss needs pred and target of the same shape, got {pred.shape} and {target.shape}")
+    if target.shape != pred.shape and target.shape != ():
+        raise ValueError(f"mse_loss needs pred and target of the same shape (or a target of one number), got "
+                         f"{pred.shape} and {target.shape}")
     return B.reduce_mean((pred - target) ** 2)
 
 
