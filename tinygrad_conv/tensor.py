@@ -235,8 +235,8 @@ class Tensor:
         if x.ndim > 2 and y.size == n * p and x.flags.c_contiguous:
             # b is one matrix (a linear layer's weights): fold a's batch axes into its rows, one BLAS
             # call instead of a loop of small ones; the VJP folds the same way.
-            y2, rows = y.reshape(n, p), x.size // n if n else math.prod(x.shape[:-1])
-            x2 = x.reshape(rows, n)
+            rows = math.prod(x.shape[:-1])  # (not -1: numpy cannot infer it when a size is 0)
+            x2, y2 = x.reshape(rows, n), y.reshape(n, p)
             out = layout.product(x2, y2).reshape(batch + (m, p))
 
             def vjp(g):
