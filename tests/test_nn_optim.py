@@ -136,9 +136,86 @@ def test_bad_construction_is_refused_with_the_values_named():
         nn.Linear(3, 0)
     with pytest.raises(TypeError, match="Sequential takes Modules, got int at position 1"):
         nn.Sequential(nn.ReLU(), 3)
-    with pytest.raises(ValueError, match="learning rate must be positive, got -1"):
+    with pytest.raises(ValueError, match="learning rate must be >= 0, got -1"):
         optim.SGD(nn.Linear(2, 2).parameters(), lr=-1)
+    with pytest.raises(ValueError, match="eps and weight_decay must be >= 0, got 1e-08 and -0.5"):
+        optim.Adam(nn.Linear(2, 2).parameters(), weight_decay=-0.5)
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([])
     with pytest.raises(ValueError, match=r"Flatten\(start_dim=1\) needs at least 2 axes, got shape \(4,\)"):
         nn.Flatten()(Tensor(np.zeros(4)))
+
+
+class _TwoHeads(nn.Module):
+    """Two linear layers; the second takes part only while use_b is set (so then it has no gradient)."""
+
+    def __init__(self):
+        self.a, self.b, self.use_b = nn.Linear(3, 2, seed=0), nn.Linear(3, 2, seed=1), True
+
+    def forward(self, x):
+        return self.a(x) + self.b(x) if self.use_b else self.a(x)
+
+
+@pytest.mark.parametrize("name, kwargs", [("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
+                                          ("Adam", dict(lr=0.05, weight_decay=0.1))])
+def test_a_parameter_without_a_gradient_is_left_alone_as_in_pytorch(name, kwargs):
+    torch = pytest.importorskip("torch")
+    ours = _TwoHeads()
+    opt = getattr(optim, name)(ours.parameters(), **kwargs)
+    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours.parameters()]
+    torch_opt = getattr(torch.optim, name)(theirs, **kwargs)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    for use_b in (True, False, False, True):  # b sits out two steps, then trains again
+        ours.use_b = use_b
+        opt.zero_grad()
+        (ours(Tensor(x)) ** 2).mean().backward()
+        assert (ours.b.weight.grad is None) == (not use_b)
+        opt.step()
+        torch_opt.zero_grad(set_to_none=True)
+        wa, ba, wb, bb = theirs
+        out = torch.tensor(x) @ wa.T + ba + ((torch.tensor(x) @ wb.T + bb) if use_b else 0)
+        (out ** 2).mean().backward()
+        torch_opt.step()
+        for p, q in zip(ours.parameters(), theirs):
+            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_a_module_used_twice_gives_its_parameters_once_and_is_stepped_once():
+    lin = nn.Linear(3, 3, seed=0)
+    model = nn.Sequential(lin, nn.ReLU(), lin)
+    assert [id(p) for p in model.parameters()] == [id(lin.weight), id(lin.bias)]
+    before = lin.weight.data.copy()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    F.mse_loss(model(Tensor(np.ones((2, 3)))), 0.0).backward()
+    opt.step()
+    np.testing.assert_allclose(lin.weight.data, before - 0.1 * lin.weight.grad, rtol=1e-15)
+    model.to("scalar")
+    assert len(model.parameters()) == 2 and model[0].weight is model[2].weight
+
+
+def test_to_the_same_engine_keeps_the_parameters_so_an_optimizer_still_works():
+    model = nn.Sequential(nn.Linear(3, 2, seed=0))
+    weight = model[0].weight
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    assert model.to("tensor") is model and model[0].weight is weight
+    opt.zero_grad()
+    (model(Tensor(np.ones((2, 3)))) ** 2).mean().backward()
+    before = weight.data.copy()
+    opt.step()
+    assert not np.array_equal(model[0].weight.data, before)
+
+
+def test_a_constant_tensor_attribute_is_not_a_parameter():
+    class Masked(nn.Module):
+        def __init__(self):
+            self.lin, self.mask = nn.Linear(2, 2, seed=0), Tensor(np.array([1.0, 0.0]))
+
+        def forward(self, x):
+            return self.lin(x) * self.mask
+    model = Masked()
+    assert [id(p) for p in model.parameters()] == [id(model.lin.weight), id(model.lin.bias)]
+    opt = optim.SGD(model.parameters(), lr=0.1, weight_decay=0.5)
+    (model(Tensor(np.ones((1, 2)))) ** 2).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(model.mask.data, [1.0, 0.0])
+    assert model.mask.grad is None

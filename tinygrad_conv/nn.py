@@ -28,8 +28,16 @@ def _check_engine(engine):
 
 
 def is_parameter(x):
-    """Tensors and grids of Values are parameters; everything else is configuration."""
-    return type(x).__name__ == "Tensor" or (isinstance(x, np.ndarray) and x.dtype == object) or isinstance(x, Value)
+    """Tensors that require grad and grids of Values are parameters; everything else (a constant
+    Tensor such as a fixed mask, numbers, settings) is not, as in PyTorch."""
+    if type(x).__name__ == "Tensor":
+        return x.requires_grad
+    return (isinstance(x, np.ndarray) and x.dtype == object) or isinstance(x, Value)
+
+
+def engine_of(p):
+    """Which engine a parameter belongs to: "tensor" or "scalar"."""
+    return "tensor" if type(p).__name__ == "Tensor" else "scalar"
 
 
 def parameter(array, engine, name=None):
@@ -69,11 +77,19 @@ class Module:
         return [(key, value) for key, value in vars(self).items() if value is not None and is_parameter(value)]
 
     def parameters(self):
-        """Every parameter of this module and its sub-modules, each once, in a fixed order."""
-        params = [p for _, p in self._own_parameters()]
-        for child in self.children():
-            params.extend(child.parameters())
+        """Every parameter of this module and its sub-modules, each once (a module used twice, as in
+        Sequential(lin, relu, lin), gives its parameters once), in a fixed order."""
+        params, seen = [], set()
+        self._collect(params, seen)
         return params
+
+    def _collect(self, params, seen):
+        for _, p in self._own_parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+        for child in self.children():
+            child._collect(params, seen)
 
     def zero_grad(self):
         """Set every parameter's gradient to zero (None for Tensors, as PyTorch)."""
@@ -81,11 +97,16 @@ class Module:
             _zero_grad(p)
 
     def to(self, engine):
-        """Move every parameter to `engine` ("tensor" or "scalar") in place, keeping its numbers; returns self."""
+        """Move every parameter to `engine` ("tensor" or "scalar") in place, keeping its numbers; returns self.
+
+        A parameter already on that engine stays the very same object, so an optimizer made
+        earlier still updates it; one moved across is new, and needs a new optimizer.
+        """
         _check_engine(engine)
         for key, p in self._own_parameters():
-            name = getattr(self, "names", {}).get(key)
-            setattr(self, key, parameter(parameter_data(p), engine, name))
+            if engine_of(p) != engine:
+                name = getattr(self, "names", {}).get(key)
+                setattr(self, key, parameter(parameter_data(p), engine, name))
         for child in self.children():
             child.to(engine)
         return self

@@ -13,11 +13,12 @@ from .value import Value
 
 
 def _grad(p):
+    """dL/dp as an array, or None for a Tensor that no backward() has reached (PyTorch skips those)."""
     if isinstance(p, Value):
         return np.array(p.grad)
     if isinstance(p, np.ndarray):
         return grid_grads(p)
-    return np.zeros_like(p.data) if p.grad is None else p.grad
+    return p.grad
 
 
 def _assign(p, new):
@@ -35,8 +36,8 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError("optimizer got an empty parameter list")
-        if not lr > 0:
-            raise ValueError(f"learning rate must be positive, got {lr!r}")
+        if not lr >= 0:
+            raise ValueError(f"learning rate must be >= 0, got {lr!r}")
         self.lr = lr
 
     def zero_grad(self):
@@ -44,9 +45,13 @@ class Optimizer:
             _zero_grad(p)
 
     def step(self):
+        """One update of every parameter that has a gradient; one with none (grad None) keeps its
+        numbers and its momentum, as in PyTorch."""
         for i, p in enumerate(self.params):
-            x = parameter_data(p)
-            _assign(p, x - self._update(i, x, _grad(p)))
+            g = _grad(p)
+            if g is not None:
+                x = parameter_data(p)
+                _assign(p, x - self._update(i, x, g))
 
 
 class SGD(Optimizer):
@@ -80,17 +85,16 @@ class Adam(Optimizer):
         b1, b2 = betas
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
             raise ValueError(f"betas must be in [0, 1), got {betas!r}")
+        if not (eps >= 0 and weight_decay >= 0):
+            raise ValueError(f"eps and weight_decay must be >= 0, got {eps!r} and {weight_decay!r}")
         self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
         self.m = [None] * len(self.params)
         self.v = [None] * len(self.params)
-        self.t = 0
-
-    def step(self):
-        self.t += 1
-        super().step()
+        self.t = [0] * len(self.params)  # steps taken by each parameter (one without a gradient takes none)
 
     def _update(self, i, x, g):
-        (b1, b2), t = self.betas, self.t
+        self.t[i] += 1
+        (b1, b2), t = self.betas, self.t[i]
         if self.weight_decay:
             g = g + self.weight_decay * x
         if self.m[i] is None:
