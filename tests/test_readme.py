@@ -29,3 +29,21 @@ def test_every_python_example_runs(tmp_path, monkeypatch):
     tour = namespaces[1]
     assert tour["viz"].conv_wiring(tour["o"], tour["W"])[0] == ("W11", "o11", "I11")
     assert tour["w"].grad.shape == (4, 1, 3, 3)
+
+
+def test_the_seed_excerpt_is_what_the_demo_prints(tmp_path):
+    """Every line of the README's excerpt of `make demo` (between its "..." cuts) is printed, in order."""
+    import subprocess
+    import sys
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    excerpt = re.search(r"`make demo` \(or `python demos/seed_example.py`\).*?```\n(.*?)```", text, flags=re.S)
+    lines = [line for line in excerpt.group(1).splitlines() if line.strip() != "..."]
+    assert len(lines) >= 12
+    demo = os.path.join(os.path.dirname(README), "demos", "seed_example.py")
+    printed = subprocess.run([sys.executable, demo, "--out", str(tmp_path)], capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    at = 0
+    for line in lines:
+        assert line in printed[at:], f"README line not printed (after line {at}): {line!r}"
+        at = printed.index(line, at) + 1
