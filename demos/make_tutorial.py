@@ -195,6 +195,9 @@ def render():
 PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tutorial.ipynb")
 
 if __name__ == "__main__":
+    import argparse
+    argparse.ArgumentParser(description="Write demos/tutorial.ipynb (outputs empty) from the cells in this "
+                                        "script.").parse_args()
     with open(PATH, "w", encoding="utf-8") as f:
         f.write(render())
     print(f"wrote {PATH}")

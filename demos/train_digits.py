@@ -119,12 +119,13 @@ def main(argv=None):
     (x_train, y_train), test_set = datasets.split(images, labels, test_fraction=0.2, seed=args.seed)
     subset = default(args.subset, 64, len(x_train))
     x_train, y_train = x_train[:subset], y_train[:subset]
+    if scalar:  # every test image is a graph of ~15,000 Values
+        test_set = (test_set[0][:64], test_set[1][:64])
     print(f"UCI digits: {len(x_train)} training and {len(test_set[0])} test images of 8x8, engine: {args.engine}")
 
     model = make_model(args.seed)
     difference = None
     if scalar:  # the same model, the same steps, on both engines
-        test_set = (test_set[0][:64], test_set[1][:64])  # every test image is a graph of ~15,000 Values
         twin = copy.deepcopy(model)
         print("Tensor engine:")
         train(twin, (x_train, y_train), test_set, "tensor", epochs, batch, args.lr, args.seed)

@@ -31,7 +31,8 @@ PALETTE = [("#1f77b4", "#d6e6f5"), ("#d62728", "#f8d7d7"), ("#2ca02c", "#d5efd5"
            ("#ff7f0e", "#ffe3c8"), ("#8c564b", "#eadbd7"), ("#e377c2", "#f9def0"), ("#17becf", "#d1f2f5"),
            ("#7f7f00", "#ededc4"), ("#393b79", "#d9dae9"), ("#ad494a", "#f0d7d7"), ("#637939", "#e0e8d3")]
 
-INPUT_STEP = 0.8          # inches between input cells
+INPUT_STEP = 0.8          # inches between input cells, at least (wider numbers widen it)
+CHAR_WIDTH = 0.09         # inches per character of an 11-point label, roughly
 FILTER_STEP = 1.5        # inches between filter cells; outputs are kh, kw filter steps apart
 GAP = 1.6                 # inches between the grids
 
@@ -124,11 +125,14 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
     def at(x, y):
         return f"{x:.3f},{y:.3f}!"
 
-    in_h = (rows - 1) * INPUT_STEP
+    # input cells far enough apart that their boxes do not touch (neato then draws straight edges)
+    widest = max(max(len(input_name(x)), len(number(x.data))) for x in cells)
+    step = max(INPUT_STEP, CHAR_WIDTH * widest + 0.25)
+    in_h = (rows - 1) * step
     w_h = (kh - 1) * FILTER_STEP
     o_h = (OH - 1) * kh * FILTER_STEP
     top = max(in_h, w_h, o_h) / 2  # every grid centred on y = 0
-    x_w = (cols - 1) * INPUT_STEP + GAP
+    x_w = (cols - 1) * step + GAP
     x_o = x_w + (kw - 1) * FILTER_STEP + 2 * GAP
     x_end = x_o + (OW - 1) * kw * FILTER_STEP
 
@@ -146,7 +150,7 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
         padding = not x._prev and x.name in ("0", "-inf")
         style = "rounded,filled" + (",dashed" if x not in used else "")
         fill = highlight.get(x, "#eeeeee" if padding else "white")
-        dot.node(node_id[x], label(input_name(x), number(x.data)), pos=at(col * INPUT_STEP, in_h / 2 - r * INPUT_STEP),
+        dot.node(node_id[x], label(input_name(x), number(x.data)), pos=at(col * step, in_h / 2 - r * step),
                  style=style, fillcolor=fill, fontcolor="#999999" if x not in used else "black")
 
     for index, w in np.ndenumerate(ws):
@@ -175,7 +179,7 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
     # --- headers and a legend ---
     header_y = top + 0.9
     in_title = "input" + (" (grey: padding)" if any(not x._prev and x.name == "0" for x in cells) else "")
-    for text, x in ((in_title, (cols - 1) * INPUT_STEP / 2), ("filter", x_w + (kw - 1) * FILTER_STEP / 2),
+    for text, x in ((in_title, (cols - 1) * step / 2), ("filter", x_w + (kw - 1) * FILTER_STEP / 2),
                     ("output", x_o + (OW - 1) * kw * FILTER_STEP / 2)):
         dot.node(ids(None, "title"), escape(text), pos=at(x, header_y), shape="plaintext", style="",
                  fontsize="14")
