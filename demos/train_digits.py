@@ -30,8 +30,10 @@ from tinygrad_conv.nn import parameter_data  # noqa: E402
 
 
 def make_model(seed):
+    # the linear layer's numbers get names of their own (V, c), so on the scalar engine no two Values
+    # of the model share a name with the conv's (W, b)
     return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, seed=seed), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(16 * 4 * 4, 10, seed=seed + 1))
+                         nn.Linear(16 * 4 * 4, 10, seed=seed + 1, name="V", bias_name="c"))
 
 
 def as_input(images, engine):
