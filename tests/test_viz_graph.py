@@ -96,3 +96,20 @@ def test_deep_graph_needs_no_recursion():
 def test_draw_graph_rejects_non_values():
     with pytest.raises(TypeError, match="Value"):
         viz.draw_graph(np.zeros(3))
+
+
+@needs_dot
+def test_a_tensor_graph_shows_a_conv_as_movement_ops_and_a_matmul():
+    x = tc.Tensor(np.arange(16.0).reshape(1, 1, 4, 4), requires_grad=True)
+    w = tc.Tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
+    loss = F.conv2d(x, w, padding=1).sum()
+    loss.backward()
+    svg = viz.draw_graph(loss).pipe(format="svg")
+    nodes = svg_groups(svg, "node")
+    ops = {t[0] for t in nodes.values() if len(t) == 1}
+    assert {"pad", "windows", "reshape", "transpose", "@", "sum"} <= ops and not any("conv" in op for op in ops)
+    records = [" ".join(t) for t in nodes.values() if len(t) > 1]
+    # the leaves show their shapes, their numbers (a range when there are many) and their gradients
+    assert "1x1x4x4 data 0..15 grad 4..4" in records
+    assert f"1x1x2x2 data 1 1 1 1 grad {' '.join(str(int(g)) for g in w.grad.flat)}" in records
+    assert "1x1x6x6 data 0..15 grad -" in records  # an inner Tensor keeps no gradient

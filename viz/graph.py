@@ -5,7 +5,13 @@
 Left to right, inputs first. The walk is iterative (an explicit stack), so a
 graph of any depth can be drawn, and it stops early once the graph is known to
 be too big to be readable.
+
+A Tensor's graph is drawn the same way, one record per Tensor: its shape, its
+numbers (or their range, when there are more than a few), its gradient where
+one was kept. A Tensor conv then shows as what it is: pad, windows, reshape,
+transpose and @, with no conv node anywhere.
 """
+import numpy as np
 import graphviz
 
 from .text import escape, number
@@ -41,14 +47,32 @@ def _count(root):
     return len(seen)
 
 
+def _numbers(array):
+    """A few numbers in full, more as their range: 'data 1 2 3' or 'data -0.5..2.25'."""
+    array = np.asarray(array)
+    if array.size <= 4:
+        return " ".join(number(x) for x in array.flat)
+    return f"{number(array.min())}..{number(array.max())}" if array.size else "(empty)"
+
+
+def _record(v):
+    """What v's record shows: its name (a Tensor: its shape), its data, its grad."""
+    if type(v).__name__ == "Value":
+        return v.name or "", number(v.data), number(v.grad)
+    shape = "x".join(str(n) for n in v.shape) or "scalar"
+    return shape, _numbers(v.data), "-" if v.grad is None else _numbers(v.grad)
+
+
 def draw_graph(root, max_nodes=2000):
-    """A graphviz.Digraph of every Value `root` depends on: name | data | grad, and the op that made it.
+    """A graphviz.Digraph of every Value (or Tensor) `root` depends on: name | data | grad, and the op
+    that made each.
 
     More than `max_nodes` Values raise a ValueError that says how big the graph
     is and how to draw a smaller piece.
     """
-    if type(root).__name__ != "Value" or not hasattr(root, "_prev"):
-        raise TypeError(f"draw_graph needs a Value (e.g. the loss or one conv output), got {type(root).__name__}")
+    if type(root).__name__ not in ("Value", "Tensor") or not hasattr(root, "_prev"):
+        raise TypeError(f"draw_graph needs a Value (e.g. the loss or one conv output) or a Tensor, "
+                        f"got {type(root).__name__}")
     order = _walk(root, max_nodes)
     if order is None:
         size = _count(root)
@@ -61,9 +85,9 @@ def draw_graph(root, max_nodes=2000):
     ids = {v: f"v{i}" for i, v in enumerate(order)}
     for v in order:
         fill = "#e8f0fe" if not v._prev else "#ffffff"
-        dot.node(ids[v], graphviz.nohtml("{ " + escape(v.name or "") + " | data " + escape(number(v.data)) +
-                                         " | grad " + escape(number(v.grad)) + " }"),
-                 shape="record", style="filled", fillcolor=fill)
+        name, data, grad = _record(v)
+        dot.node(ids[v], graphviz.nohtml("{ " + escape(name) + " | data " + escape(data) + " | grad " + escape(grad)
+                                         + " }"), shape="record", style="filled", fillcolor=fill)
         if v._prev:
             op = ids[v] + "_op"
             dot.node(op, escape(v._op), shape="circle", width="0.3", fixedsize="false", margin="0.02")
