@@ -264,3 +264,25 @@ def test_mse_loss_with_a_target_of_one_number_compares_it_with_every_element():
     assert loss_g.data == pytest.approx(expected.item(), rel=1e-15)
     np.testing.assert_allclose(tensor.grad, xt.grad.numpy(), rtol=1e-15)
     np.testing.assert_allclose(tc.grads(grid), xt.grad.numpy(), rtol=1e-15)
+
+
+@pytest.mark.parametrize("logits, labels", [
+    ([[1000.0, 1000.0, 0.0]], [0]), ([[1000.0, 999.0, 0.0], [-1000.0, -999.5, -1001.0]], [1, 2]),
+    ([[1e5, 1e5]], [0]), ([[1e17, 1e17], [3.0, -1e17]], [0, 1]), ([[1e300, 1e300, 0.0], [0.0, 1.0, 2.0]], [0, 1]),
+])
+def test_cross_entropy_keeps_its_digits_with_large_logits(logits, labels):
+    # logsumexp(z) - z_t would lose them: the large parts must cancel before the small ones are added
+    z = np.array(logits)
+    zt = torch.tensor(z, requires_grad=True)
+    expected = TF.cross_entropy(zt, torch.tensor(labels))
+    expected.backward()
+    tensor = tc.Tensor(z, requires_grad=True)
+    loss = F.cross_entropy(tensor, np.array(labels))
+    loss.backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-14)
+    np.testing.assert_allclose(tensor.grad, zt.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert F.cross_entropy(tc.values(z), np.array(labels)).data == pytest.approx(expected.item(), rel=1e-14)
+    if np.abs(z).max() < 1e38:  # float32 too, against PyTorch's float32
+        z32 = z.astype(np.float32)
+        ours = F.cross_entropy(tc.Tensor(z32), np.array(labels)).item()
+        assert ours == pytest.approx(TF.cross_entropy(torch.tensor(z32), torch.tensor(labels)).item(), rel=1e-6)

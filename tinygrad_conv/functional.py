@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from . import grid_ops
-from .grid import name_grid
+from .grid import data, name_grid
 from .value import Value
 from .windows import as_pair, output_size
 
@@ -224,10 +224,16 @@ def cross_entropy(logits, target):
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise ValueError(f"cross_entropy target indices must be in 0..{classes - 1}, got values from "
                          f"{labels.min()} to {labels.max()}")
+    # Each row shifted by its largest logit m first, a constant: the loss does not depend on it, so
+    # no gradient changes. log sum_i exp(z_i - m) - (z_t - m) keeps every digit of a small loss;
+    # logsumexp(z) - z_t would cancel the large parts only after rounding them (logits of 1000
+    # in float32 would lose four digits).
+    m = np.max(data(logits) if B is grid_ops else logits.data, axis=-1, keepdims=True)
+    shifted = logits - B.constant(np.where(np.isfinite(m), m, 0.0), like=logits)  # inf or nan: no shift
     if logits.ndim == 1:
-        return B.logsumexp(logits, -1) - logits[int(labels)]
-    picked = logits[np.arange(logits.shape[0]), labels]
-    return B.reduce_mean(B.logsumexp(logits, -1) - picked)
+        return B.logsumexp(shifted, -1) - shifted[int(labels)]
+    picked = shifted[np.arange(logits.shape[0]), labels]
+    return B.reduce_mean(B.logsumexp(shifted, -1) - picked)
 
 
 def _is_kind(B, x):
