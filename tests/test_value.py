@@ -495,3 +495,17 @@ def test_a_value_combines_with_an_array_element_by_element_from_either_side():
     assert isinstance(s * np.array(2.0), Value) and (s * np.array(2.0)).data == 6.0
     with pytest.raises(TypeError, match="'3'"):
         s + "3"
+
+
+def test_division_by_a_tiny_or_huge_number_has_the_right_gradients():
+    # d(a/b)/db = -(a/b)/b: written as -a/(b*b), b*b underflows to 0 (a ZeroDivisionError) or overflows
+    a, b = Value(1.0), Value(1e-200)
+    out = a / b
+    out.backward()
+    assert (out.data, a.grad, b.grad) == (1e200, 1e200, -math.inf)
+    a, b = Value(1e200), Value(1e200)
+    (a / b).backward()
+    assert (a.grad, b.grad) == (1e-200, -1e-200)
+    b = Value(1e-200)
+    (1.0 / b).backward()
+    assert b.grad == -math.inf

@@ -86,13 +86,14 @@ class Value:
             return _with_number(self.__mul__, other)
         return _node(self.data * other.data, "*", (self, other.data, other, self.data))
 
-    def __truediv__(self, other):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b**2
+    def __truediv__(self, other):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b**2 = -(a/b)/b
         if type(other) is not Value:
             return _with_number(self.__truediv__, other)
         a, b = self.data, other.data
         if b == 0.0:
             raise ValueError(f"division by zero: {a!r} / {b!r}")
-        return _node(a / b, "/", (self, 1.0 / b, other, -a / (b * b)))
+        out = a / b
+        return _node(out, "/", (self, 1.0 / b, other, -out / b))  # (b*b would underflow for |b| < 1e-162)
 
     def __pow__(self, other):
         """a ** n for a number n, or a ** b for a Value b.
