@@ -351,3 +351,37 @@ def test_mixing_a_grid_into_a_tensor_layer_is_a_type_error():
 def test_layer_errors_on_tensors_name_the_shapes(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call(Tensor(np.ones((1, 2, 4, 4))))
+
+
+@pytest.mark.parametrize("shape, axis", [((4, 63), 0), ((4, 64), 0), ((3, 200), 1), ((2, 3, 70), (0, 2))])
+def test_max_with_a_nan_gives_nan_and_the_gradient_to_the_first_nan(shape, axis):
+    # small and large windows take different paths through reductions.argmax
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal(shape)
+    row = shape[-1]  # nans after the first position of their windows: v > nan is never true
+    x.flat[[row + 0, 2 * row + 7, row + 9]] = np.nan
+    x.flat[[2 * row + 0, 3]] = 50.0
+    ours = Tensor(x, requires_grad=True)
+    out = ours.max(axis)
+    out.sum().backward()
+    theirs = torch.tensor(x, requires_grad=True)
+    expected = theirs.amax(dim=axis) if isinstance(axis, tuple) else theirs.max(dim=axis).values
+    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    if not isinstance(axis, tuple):  # amax splits ties evenly; max(dim) sends the gradient to one index
+        expected.sum().backward()
+        np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
+    else:
+        first_nan_or_max = np.isnan(out.data) | (out.data == x.max(axis=axis))
+        assert first_nan_or_max.all() and (ours.grad.sum(axis=axis) == 1.0).all()
+
+
+def test_max_pool_and_relu_pass_a_nan_on_as_pytorch_does():
+    torch = pytest.importorskip("torch")
+    x = np.zeros((1, 2, 16, 16))
+    x[0, 0, 0, 1], x[0, 0, 1, 0], x[0, 1, 5, 5] = np.nan, 5.0, np.nan
+    ours = Tensor(x, requires_grad=True)
+    (F.max_pool2d(ours, 2).sum() + ours.relu().sum()).backward()
+    theirs = torch.tensor(x, requires_grad=True)
+    (torch.nn.functional.max_pool2d(theirs, 2).sum() + torch.relu(theirs).sum()).backward()
+    np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
+    np.testing.assert_array_equal(F.max_pool2d(Tensor(x), 2).data, torch.nn.functional.max_pool2d(torch.tensor(x), 2))

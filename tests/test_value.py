@@ -509,3 +509,15 @@ def test_division_by_a_tiny_or_huge_number_has_the_right_gradients():
     b = Value(1e-200)
     (1.0 / b).backward()
     assert b.grad == -math.inf
+
+
+def test_nan_propagates_through_max_and_relu_as_in_pytorch():
+    values = [Value(1.0), Value(math.nan), Value(3.0), Value(math.nan)]
+    top = Value.max(values)
+    top.backward()
+    assert math.isnan(top.data) and [v.grad for v in values] == [0.0, 1.0, 0.0, 0.0]  # the first nan
+    a = Value(math.nan)
+    out = a.relu()
+    out.backward()
+    assert math.isnan(out.data) and a.grad == 1.0
+    assert Value(-0.0).relu().data == 0.0 and Value(-2.0).relu()._local == (0.0,)

@@ -42,7 +42,11 @@ def reduce(x, axes, ufunc):
 
 
 def argmax(x, axes):
-    """(the max over axes, which reduced position holds it): the first, in C order, on ties."""
+    """(the max over axes, which reduced position holds it): the first, in C order, on ties.
+
+    A nan counts as larger than every number (the max is nan, and its gradient goes to the first
+    nan, as in PyTorch).
+    """
     if few(x.shape, axes):  # a running maximum over the window's positions, in C order
         best = winner = None
         for k, index in enumerate(positions(x.shape, axes)):
@@ -53,12 +57,14 @@ def argmax(x, axes):
                 better = v > best  # strictly: on a tie the earlier position keeps its win
                 np.maximum(best, v, out=best)
                 np.maximum(winner, better * np.uint8(k), out=winner)  # k only grows: the last improvement wins
-        return best, winner
+        if not np.isnan(best).any():
+            return best, winner
+        # v > nan is never true, so the winners of windows holding a nan are wrong: find them all anew
     kept_axes = [i for i in range(x.ndim) if i not in axes]
     # the reduced axes moved last and flattened: argmax finds the first maximum in C order
     rows = reshape(x.transpose(kept_axes + list(axes)),
                     tuple(x.shape[i] for i in kept_axes) + (reduced_count(x.shape, axes),))
-    winner = rows.argmax(axis=-1)
+    winner = rows.argmax(axis=-1)  # numpy's argmax, like max, stops at the first nan
     return np.take_along_axis(rows, winner[..., None], axis=-1)[..., 0], winner
 
 

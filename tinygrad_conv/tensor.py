@@ -368,9 +368,9 @@ class Tensor:
         s = np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
         return _result(s, (self,), "sigmoid", lambda g: (g * (s * (1.0 - s)),))
 
-    def relu(self):  # d relu(a)/da = 1 if a > 0 else 0
+    def relu(self):  # d relu(a)/da = 0 if a <= 0 else 1 (a nan passes through, as in PyTorch)
         x = self.data
-        return _result(np.maximum(x, 0.0, dtype=x.dtype), (self,), "relu", lambda g: (g * (x > 0.0),))
+        return _result(np.maximum(x, 0.0, dtype=x.dtype), (self,), "relu", lambda g: (g * ~(x <= 0.0),))
 
     # ---- movement: the numbers stay, only their places change ----------------------
 

@@ -130,9 +130,9 @@ class Value:
     def __rpow__(self, other):
         return _constant(other) ** self
 
-    def relu(self):  # d relu(a)/da = 1 if a > 0 else 0
+    def relu(self):  # d relu(a)/da = 0 if a <= 0 else 1 (a nan passes through, as in PyTorch)
         a = self.data
-        return _node(a if a > 0.0 else 0.0, "relu", (self, 1.0 if a > 0.0 else 0.0))
+        return _node(0.0 if a <= 0.0 else a, "relu", (self, 0.0 if a <= 0.0 else 1.0))
 
     def tanh(self):  # d tanh(a)/da = 1 - tanh(a)**2
         t = math.tanh(self.data)
@@ -180,15 +180,17 @@ class Value:
         """One n-ary max node: the gradient goes to the first maximal input only.
 
         d max(v1..vn)/dvi = 1 for the first i with vi == max, 0 for the rest
-        (PyTorch's rule for ties in max pooling).
+        (PyTorch's rule for ties in max pooling). A nan counts as the largest:
+        the max is nan and the first nan gets the gradient, as in PyTorch.
         """
         terms = [v if type(v) is Value else _constant(v) for v in values]
         if not terms:
             raise ValueError("Value.max needs at least one value, got none")
-        best = 0
+        best, largest = 0, terms[0].data
         for i in range(1, len(terms)):
-            if terms[i].data > terms[best].data:
-                best = i
+            x = terms[i].data
+            if x > largest or (math.isnan(x) and not math.isnan(largest)):  # a nan wins, as in PyTorch
+                best, largest = i, x
         edges = [0.0] * (2 * len(terms))
         edges[0::2] = terms
         edges[2 * best + 1] = 1.0
