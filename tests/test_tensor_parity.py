@@ -385,3 +385,32 @@ def test_max_pool_and_relu_pass_a_nan_on_as_pytorch_does():
     (torch.nn.functional.max_pool2d(theirs, 2).sum() + torch.relu(theirs).sum()).backward()
     np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
     np.testing.assert_array_equal(F.max_pool2d(Tensor(x), 2).data, torch.nn.functional.max_pool2d(torch.tensor(x), 2))
+
+
+def test_an_int_operand_keeps_a_float32_tensor_float32_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    x32 = np.array([1.5, -2.0, 3.25], dtype=np.float32)
+    ints = np.array([1, 2, 3])
+    for ours, theirs in [(Tensor(x32) * ints, torch.tensor(x32) * torch.tensor(ints)),
+                         (ints - Tensor(x32), torch.tensor(ints) - torch.tensor(x32)),
+                         (Tensor(x32) * np.array([True, True, False]), torch.tensor(x32) * torch.tensor([True, True, False])),
+                         (Tensor(x32) + np.array([0.5, 1.0, 2.0]), torch.tensor(x32) + torch.tensor([0.5, 1.0, 2.0],
+                                                                                                   dtype=torch.float64))]:
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+def test_a_retained_gradient_accumulates_over_backward_calls_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    h = (x * 2.0).retain_grad()
+    loss = h.tanh().sum()
+    xt = torch.tensor([0.5, -1.0], dtype=torch.float64, requires_grad=True)
+    ht = xt * 2.0
+    ht.retain_grad()
+    loss_t = ht.tanh().sum()
+    for _ in range(2):
+        loss.backward()
+        loss_t.backward(retain_graph=True)
+        np.testing.assert_allclose(h.grad, ht.grad.numpy(), rtol=1e-15)
+        np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-15)

@@ -131,7 +131,8 @@ class Tensor:
         self.grad = None
 
     def retain_grad(self):
-        """Keep dL/d(self) in .grad after backward() although self is not a leaf (to inspect it)."""
+        """Keep dL/d(self) in .grad after backward() although self is not a leaf (to inspect it);
+        it accumulates over backward() calls, as a leaf's does (and as in PyTorch)."""
         self._retain = True
         return self
 
@@ -498,7 +499,7 @@ class Tensor:
                     copy_rows(node.grad, g)
                 continue
             if node._retain:
-                node.grad = np.array(g)
+                node.grad = np.array(g) if node.grad is None else node.grad + g
             for child, child_grad in zip(node._prev, node._vjp(g)):
                 if child_grad is None or not child.requires_grad:
                     continue
@@ -570,8 +571,11 @@ def _lift(x, like):
         return x
     if type(x) in (float, int) or isinstance(x, numbers.Real):
         return _leaf(np.asarray(x, dtype=like.data.dtype))
-    if isinstance(x, (np.ndarray, list, tuple)):
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":  # a float array: numpy's promotion, as PyTorch's
         return _leaf(_as_array(x))
+    if isinstance(x, (np.ndarray, list, tuple)):  # ints, bools, plain numbers: like numbers, in like's dtype
+        array = _as_array(x)
+        return _leaf(array.astype(like.data.dtype, copy=False))
     raise TypeError(f"cannot combine a Tensor of shape {like.shape} with {type(x).__name__} {x!r}")
 
 
