@@ -131,7 +131,9 @@ def _pool(x, kernel_size, stride, padding, pad_value, reduce_name, name):
 def max_pool2d(x, kernel_size, stride=None, padding=0, name="p"):
     """The largest value in each window; its gradient goes to that one input (the first, on ties).
 
-    Padding is -inf, so a padded position never wins (as in PyTorch).
+    Padding is -inf, so a padded position never beats a real input (as in PyTorch). (Only a window
+    whose real inputs are all -inf ties with its padding, and there the first of them, possibly a
+    padded one, takes the gradient; PyTorch gives it to a real one.)
     """
     return _pool(x, kernel_size, stride, padding, -np.inf, "reduce_max", name)
 
