@@ -1,7 +1,7 @@
 """Layers written once for both engines: a grid of Values in, a grid out; a Tensor in, a Tensor out.
 
 Each layer is composed from a handful of backend ops (`pad`, `windows`,
-`matmul`, `reduce_sum/mean/max`, `logsumexp`, `relu`) that `grid_ops` builds
+`matmul`, `reduce_sum/mean/max`, `log_softmax`, `relu`) that `grid_ops` builds
 from Value primitives and `tensor_ops` from Tensor primitives. No layer has
 a backward of its own: its gradient is whatever reverse mode makes of the ops
 it was composed from. For a conv that is the textbook result
@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from . import grid_ops
-from .grid import data, name_grid
+from .grid import name_grid
 from .value import Value
 from .windows import as_pair, output_size
 
@@ -226,16 +226,13 @@ def cross_entropy(logits, target):
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise ValueError(f"cross_entropy target indices must be in 0..{classes - 1}, got values from "
                          f"{labels.min()} to {labels.max()}")
-    # Each row shifted by its largest logit m first, a constant: the loss does not depend on it, so
-    # no gradient changes. log sum_i exp(z_i - m) - (z_t - m) keeps every digit of a small loss;
-    # logsumexp(z) - z_t would cancel the large parts only after rounding them (logits of 1000
-    # in float32 would lose four digits).
-    m = np.max(data(logits) if B is grid_ops else logits.data, axis=-1, keepdims=True)
-    shifted = logits - B.constant(np.where(np.isfinite(m), m, 0.0), like=logits)  # inf or nan: no shift
+    # log softmax computed as (z - m) - log sum exp(z - m), m a row's largest logit: written as
+    # z_t - logsumexp(z), the large parts would cancel only after rounding (logits of 1000 in
+    # float32 would lose four digits of the loss)
+    log_probs = B.log_softmax(logits, -1)
     if logits.ndim == 1:
-        return B.logsumexp(shifted, -1) - shifted[int(labels)]
-    picked = shifted[np.arange(logits.shape[0]), labels]
-    return B.reduce_mean(B.logsumexp(shifted, -1) - picked)
+        return -log_probs[int(labels)]
+    return -B.reduce_mean(log_probs[np.arange(logits.shape[0]), labels])
 
 
 def _is_kind(B, x):

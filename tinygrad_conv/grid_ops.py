@@ -114,18 +114,23 @@ def reduce_max(x, axis=None):
     return _reduce(x, axis, Value.max)
 
 
-def logsumexp(x, axis=-1):
-    """log(sum(exp(x))) along axis, shifted by the largest value so exp cannot overflow.
+def log_softmax(x, axis=-1):
+    """log softmax along the last axis: (x_i - m) - log sum_j exp(x_j - m), m the row's largest number.
 
-    log sum_i exp(x_i) = m + log sum_i exp(x_i - m) for any constant m; the
-    shift m is a plain number, so it changes no gradient.
+    The result does not depend on m, and m is a plain number, so it changes no gradient; taking
+    it off first keeps every digit of a small result when the x_i are large.
     """
-    def row_lse(row):
+    x = as_grid(x)
+    if axis not in (-1, x.ndim - 1):
+        raise ValueError(f"log_softmax on grids works along the last axis, got axis={axis}")
+    out = np.empty(x.shape, dtype=object)
+    for index in np.ndindex(*x.shape[:-1]):
+        row = list(x[index])
         m = max(v.data for v in row)
-        if math.isinf(m):
-            m = 0.0
-        return Value.sum([(v - m).exp() for v in row]).log() + m
-    return _reduce(x, axis, row_lse)
+        shifted = [v - (m if math.isfinite(m) else 0.0) for v in row]
+        log_total = Value.sum([s.exp() for s in shifted]).log()
+        out[index] = [s - log_total for s in shifted]
+    return out
 
 
 def relu(x):

@@ -57,7 +57,7 @@ def argmax(x, axes):
                 better = v > best  # strictly: on a tie the earlier position keeps its win
                 np.maximum(best, v, out=best)
                 np.maximum(winner, better * np.uint8(k), out=winner)  # k only grows: the last improvement wins
-        if not np.isnan(best).any():
+        if not np.isnan(best.max()):  # (max is nan if any number is: one pass, no temporary)
             return best, winner
         # v > nan is never true, so the winners of windows holding a nan are wrong: find them all anew
     kept_axes = [i for i in range(x.ndim) if i not in axes]

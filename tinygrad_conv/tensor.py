@@ -370,8 +370,8 @@ class Tensor:
         return _result(s, (self,), "sigmoid", lambda g: (g * (s * (1.0 - s)),))
 
     def relu(self):  # d relu(a)/da = 0 if a <= 0 else 1 (a nan passes through, as in PyTorch)
-        x = self.data
-        return _result(np.maximum(x, 0.0, dtype=x.dtype), (self,), "relu", lambda g: (g * ~(x <= 0.0),))
+        out = np.maximum(self.data, 0.0, dtype=self.data.dtype)  # (maximum keeps a nan: out != 0 there)
+        return _result(out, (self,), "relu", lambda g: (g * (out != 0.0),))
 
     # ---- movement: the numbers stay, only their places change ----------------------
 

@@ -59,8 +59,8 @@ def reduce_max(x, axis=None):
     return x.max(axis)
 
 
-def logsumexp(x, axis=-1):
-    return x.logsumexp(axis)
+def log_softmax(x, axis=-1):
+    return x.log_softmax(axis)
 
 
 def relu(x):
