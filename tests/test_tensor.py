@@ -346,6 +346,19 @@ def test_im2col_copy_with_rows_of_whole_4k_pages(dtype, images):
     np.testing.assert_allclose(X.grad, dX, rtol=tol, atol=tol)
 
 
+def test_contiguous_changes_the_layout_never_a_number():
+    x = np.random.default_rng(9).standard_normal((3, 4, 5))
+    t = Tensor(x, requires_grad=True)
+    assert t.contiguous() is t  # already in C order: nothing to do
+    view = t.transpose(2, 0, 1)
+    c = view.contiguous()
+    assert c is not view and c.data.flags.c_contiguous and not view.data.flags.c_contiguous
+    np.testing.assert_array_equal(c.data, x.transpose(2, 0, 1))
+    g = np.random.default_rng(10).standard_normal(c.shape)
+    (c * Tensor(g)).sum().backward()
+    np.testing.assert_array_equal(t.grad, g.transpose(1, 2, 0))
+
+
 @pytest.mark.parametrize("index", [
     (slice(None), 1), (Ellipsis, slice(0, 2)), (1,), (slice(None, None, -1),), (None, 0),
     (np.array([0, 2, 0, 0]),), (np.array([1, 1]), np.array([0, 3])), ([2, 0],),
@@ -383,10 +396,13 @@ def test_windows_is_a_strided_view_whose_gradient_adds_back(kernel, stride, dila
 
 
 @pytest.mark.parametrize("op", ["sum", "mean", "max"])
-def test_reductions_over_a_few_positions_of_a_large_array(op):
-    # a pooling window's reduction runs as a loop over its positions: same numbers as numpy
+@pytest.mark.parametrize("memory", [(0, 1, 2, 3, 4, 5), (1, 2, 3, 4, 5, 0), (1, 0, 2, 3, 4, 5)])
+def test_reductions_over_a_few_positions_of_a_large_array(op, memory):
+    # a pooling window's reduction runs as a loop over its positions: same numbers as numpy, however
+    # the input lies in memory (C order, batch innermost as a conv may leave it, channels outermost)
     x = np.random.default_rng(4).standard_normal((6, 5, 4, 3, 2, 2))
     t = Tensor(x, requires_grad=True)
+    t.data = np.ascontiguousarray(x.transpose(memory)).transpose(np.argsort(memory))  # same numbers
     out = getattr(t, op)((-2, -1))
     np.testing.assert_allclose(out.data, getattr(np, op)(x, axis=(-2, -1)), rtol=1e-14)
     g = np.random.default_rng(5).standard_normal(out.shape)
@@ -398,7 +414,7 @@ def test_reductions_over_a_few_positions_of_a_large_array(op):
     np.testing.assert_allclose(t.grad, expected, rtol=1e-15)
 
 
-@pytest.mark.parametrize("layout", [(0, 1, 2, 3, 4, 5), (1, 0, 4, 5, 2, 3), (4, 5, 1, 0, 2, 3)])
+@pytest.mark.parametrize("layout", [(0, 1, 2, 3, 4, 5), (1, 0, 4, 5, 2, 3), (4, 5, 1, 0, 2, 3), (1, 4, 5, 2, 3, 0)])
 @pytest.mark.parametrize("kernel, stride, dilation", [((3, 3), (1, 1), (1, 1)), ((2, 2), (2, 2), (1, 1)),
                                                       ((2, 3), (2, 1), (1, 2))])
 def test_add_windows_back_is_the_adjoint_whatever_the_memory_layout(layout, kernel, stride, dilation):

@@ -98,6 +98,25 @@ def test_conv2d_tensor_equals_torch(cfg, seed):
         assert_close(t.grad, tt.grad.numpy(), rtol=1e-11, atol=1e-11)
 
 
+@examples(25)
+@given(cfg=conv_configs(), seed=seeds)
+def test_conv2d_numbers_do_not_depend_on_the_memory_layout_it_picks(cfg, seed):
+    # an input whose gradient is wanted is stored with its batch innermost (functional.conv2d), a
+    # constant one is not; that is layout only, so the output and the filter gradient agree
+    x, w, b = cfg.arrays(seed)
+    R = np.random.default_rng(seed + 1).standard_normal(cfg.output_shape)
+    results = []
+    for x_needs_grad in (True, False):
+        X, W = Tensor(x, requires_grad=x_needs_grad), Tensor(w, requires_grad=True)
+        assert tensor_ops.batch_innermost(X) is x_needs_grad
+        out = F.conv2d(X, W, **cfg.kwargs())
+        tensor_backward(out, R)
+        results.append((out.data, W.grad))
+    (out_a, grad_a), (out_b, grad_b) = results
+    np.testing.assert_allclose(out_a, out_b, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(grad_a, grad_b, rtol=1e-13, atol=1e-13)
+
+
 @examples(10)
 @given(cfg=conv_configs(max_batch=1, max_groups=2, max_channels_per_group=1, max_out_per_group=1, max_extra=1),
        seed=seeds)
@@ -294,6 +313,28 @@ def test_a_small_cnn_end_to_end_in_both_engines_and_torch():
     h = torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(x, w1, b1, padding=1)), 2)
     lt = torch.nn.functional.cross_entropy(torch.nn.functional.linear(h.reshape(2, -1), w2, b2),
                                            torch.tensor(target))
+    lt.backward()
+    assert np.isclose(loss.item(), lt.item(), rtol=RTOL)
+    for t, tt in zip(tensors, tts):
+        assert_close(t.grad, tt.grad.numpy())
+
+
+def test_two_conv_layers_end_to_end_match_torch():
+    # the second conv's input needs a gradient, so its output comes laid out with the batch innermost:
+    # relu, both poolings and the reshape after them must read it right, forward and backward
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    arrays = [rng.standard_normal(s) for s in [(5, 2, 10, 10), (4, 2, 3, 3), (4,), (6, 4, 3, 3), (6,), (3, 24), (3,)]]
+    target = np.array([0, 2, 1, 1, 0])
+
+    def cnn(fn, x, w1, b1, w2, b2, w3, b3):
+        h = fn.max_pool2d(fn.relu(fn.conv2d(x, w1, b1, padding=1)), 2)
+        h = fn.avg_pool2d(fn.relu(fn.conv2d(h, w2, b2, padding=1, stride=1)), 2)
+        return fn.linear(h.reshape(5, -1), w3, b3)
+    tensors, tts = leaves(*arrays), torch_leaves(torch, *arrays)
+    loss = F.cross_entropy(cnn(F, *tensors), target)
+    lt = torch.nn.functional.cross_entropy(cnn(torch.nn.functional, *tts), torch.tensor(target))
+    loss.backward()
     lt.backward()
     assert np.isclose(loss.item(), lt.item(), rtol=RTOL)
     for t, tt in zip(tensors, tts):

@@ -99,14 +99,27 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name
     OH = output_size(H + 2 * padding[0], kh, stride[0], dilation[0])
     OW = output_size(W + 2 * padding[1], kw, stride[1], dilation[1])
     G, Kg, F = groups, K // groups, Cg * kh * kw
-    x_pad = B.pad(x4, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2), 0.0)
-    win = B.windows(x_pad, (kh, kw), stride, dilation)  # (N, C, OH, OW, kh, kw)
-    # one row per output position of every image, holding its window in (channel, a, b) order: the
-    # im2col matrix of each group. The whole batch in one matrix makes each product one large matmul.
-    cols = win.reshape(N, G, Cg, OH, OW, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6).reshape(G, N * OH * OW, F)
+    pads = ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2)
+    batch_innermost = B.batch_innermost(x4)
+    # the im2col matrix of each group: one row per output position of every image, holding its
+    # window in (channel, a, b) order. The whole batch in one matrix makes each product one matmul.
+    if batch_innermost:
+        # The padded input stored as (C, H, W, N): the N images side by side at every pixel. Layout
+        # only, no value changes. A window's row of OW positions is then one run of OW*N numbers in
+        # memory, so the im2col copy and its adjoint (each window's gradient added back to the
+        # input) move long runs instead of OW numbers at a time. The rows go in (i, j, n) order.
+        x_pad = B.contiguous(B.pad(x4.transpose(1, 2, 3, 0), pads[1:] + pads[:1], 0.0)).transpose(3, 0, 1, 2)
+        win = B.windows(x_pad, (kh, kw), stride, dilation)  # (N, C, OH, OW, kh, kw)
+        cols = win.reshape(N, G, Cg, OH, OW, kh, kw).transpose(1, 3, 4, 0, 2, 5, 6).reshape(G, OH * OW * N, F)
+    else:  # the rows in (n, i, j) order
+        win = B.windows(B.pad(x4, pads, 0.0), (kh, kw), stride, dilation)
+        cols = win.reshape(N, G, Cg, OH, OW, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6).reshape(G, N * OH * OW, F)
     w_cols = w4.reshape(G, Kg, F).transpose(0, 2, 1)  # (G, F, K/G): one column per filter
-    out = B.matmul(cols, w_cols, bias)  # (G, N*OH*OW, K/G)
-    out = out.reshape(G, N, OH, OW, Kg).transpose(1, 0, 4, 2, 3).reshape(N, K, OH, OW)
+    out = B.matmul(cols, w_cols, bias)  # (G, N*OH*OW, K/G), its rows in the cols' order
+    if batch_innermost:
+        out = out.reshape(G, OH, OW, N, Kg).transpose(3, 0, 4, 1, 2).reshape(N, K, OH, OW)
+    else:
+        out = out.reshape(G, N, OH, OW, Kg).transpose(1, 0, 4, 2, 3).reshape(N, K, OH, OW)
     out = out.reshape(out.shape[lead:]) if lead else out
     return _named(B, out, name)
 

@@ -31,12 +31,21 @@ def positions(shape, axes):
         yield tuple(index)
 
 
+def _order(x, axes):
+    """The memory order for a reduction's result: C order, unless x's innermost kept axis is not its
+    last (the output of a conv whose batch lies innermost, see functional.conv2d). Then "K", laid
+    out as x is: each whole-array step below would otherwise transpose as it goes."""
+    kept = [i for i in range(x.ndim) if i not in axes and x.shape[i] > 1]
+    innermost = min(kept, key=lambda i: abs(x.strides[i]), default=None)
+    return "C" if innermost is None or innermost == kept[-1] else "K"
+
+
 def reduce(x, axes, ufunc):
     """ufunc (np.add) over `axes` of x, as a new array."""
     if few(x.shape, axes):
         total = None
         for index in positions(x.shape, axes):
-            total = x[index].copy() if total is None else ufunc(total, x[index], out=total)
+            total = x[index].copy(order=_order(x, axes)) if total is None else ufunc(total, x[index], out=total)
         return total
     return np.asarray(ufunc.reduce(x, axis=axes))
 
@@ -52,7 +61,8 @@ def argmax(x, axes):
         for k, index in enumerate(positions(x.shape, axes)):
             v = x[index]
             if best is None:
-                best, winner = v.copy(), np.zeros(v.shape, dtype=np.uint8)
+                best = v.copy(order=_order(x, axes))
+                winner = np.zeros_like(best, dtype=np.uint8)  # (laid out as best is)
             else:
                 better = v > best  # strictly: on a tie the earlier position keeps its win
                 np.maximum(best, v, out=best)

@@ -400,6 +400,16 @@ class Tensor:
         inverse = layout.inverse(axes)
         return _result(self.data.transpose(axes), (self,), "transpose", lambda g: (g.transpose(inverse),))
 
+    def contiguous(self):
+        """The same numbers stored in the order of the axes (C order), as PyTorch's contiguous().
+
+        A layout op: it changes where the numbers sit in memory, never a value. self if it is
+        already so stored.  VJP: g unchanged.
+        """
+        if self.data.flags.c_contiguous:
+            return self
+        return _result(np.ascontiguousarray(self.data), (self,), "contiguous", lambda g: (g,))
+
     def __getitem__(self, index):
         """Indexing and slicing as numpy, including integer-array (fancy) indexing.
 
@@ -495,7 +505,8 @@ class Tensor:
                     node.grad = g  # a fresh array no one else holds: keep it rather than copy it
                     handed_out.add(id(g))
                 else:
-                    node.grad = np.empty(g.shape, dtype=node.data.dtype)
+                    # a copy laid out in memory as g is (numpy's order "K"): a copy along g's runs
+                    node.grad = np.empty_like(g, dtype=node.data.dtype)
                     copy_rows(node.grad, g)
                 continue
             if node._retain:

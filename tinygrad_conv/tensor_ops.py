@@ -37,6 +37,19 @@ def pad(x, pads, value):
     return x.pad(pads, value)
 
 
+def batch_innermost(x):
+    """Whether conv2d should store x's images side by side in memory (see functional.conv2d).
+
+    Only when x's gradient is wanted: that layout makes adding the windows' gradients back several
+    times faster, but costs a transposing copy, and leaves the conv's output laid out for it.
+    """
+    return x.requires_grad
+
+
+def contiguous(x):
+    return x.contiguous()
+
+
 def windows(x, kernel, stride, dilation):
     return x.windows(kernel, stride, dilation)
 

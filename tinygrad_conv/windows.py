@@ -73,19 +73,21 @@ def add_windows_back(windows_grad, input_shape, kernel, stride=(1, 1), dilation=
             for b in range(kw):
                 copy_rows(grad[places(a, b)], windows_grad[..., a, b])
         return grad
-    # Overlapping windows. numpy adds into a strided slice one short image row at a time, several
-    # times slower than along one contiguous run, while a strided copy is cheap. So each offset's
-    # gradient is copied into a zero frame shaped like the input, at the places of element (0, 0);
-    # element (a, b)'s places are those moved d*a rows and e*b columns on, which in the flattened
-    # frame is a move by d*a*W + e*b numbers: the offset's add is one contiguous add. (A move never
-    # carries a window's number into another row or image; the zeros around it add nothing.)
+    # Overlapping windows. numpy adds into a strided slice several times slower than along one
+    # contiguous run, while a strided copy is cheap. So each offset's gradient is copied into a
+    # zero frame shaped like the input, at the places of element (0, 0); element (a, b)'s places are
+    # those moved d*a rows and e*b columns on, which in the flattened frame is a move by
+    # d*a*(row stride) + e*b*(column stride) numbers: the offset's add is one contiguous add. (A
+    # move never carries a window's number out of its own image and channel, and the zeros around
+    # it add nothing.)
     frame, flat_frame = _like(windows_grad, input_shape, np.zeros)
     grad, flat_grad = _like(windows_grad, input_shape, np.empty)
-    size, width = flat_grad.size, input_shape[-1]
+    size = flat_grad.size
+    row, col = (stride // grad.itemsize for stride in grad.strides[-2:])
     for a in range(kh):
         for b in range(kw):
             copy_rows(frame[places(0, 0)], windows_grad[..., a, b])
-            move = dh * a * width + dw * b
+            move = dh * a * row + dw * b * col
             if move == 0:  # offset (0, 0) comes first: the frame itself, zeros where no window starts
                 np.copyto(flat_grad, flat_frame)
             else:
@@ -96,12 +98,13 @@ def add_windows_back(windows_grad, input_shape, kernel, stride=(1, 1), dilation=
 def _like(windows_grad, input_shape, make):
     """(a new array of input_shape, the same numbers as one flat contiguous run in memory order).
 
-    Its leading axes lie in memory in the order windows_grad's do, so that each copy walks both
-    arrays the same way (numpy's strided copies are much slower when the two disagree); the last
-    two axes are innermost."""
+    Its axes lie in memory in the order windows_grad's do (the rows and columns of the input
+    where the window positions are), so that each copy walks both arrays the same way: numpy's
+    strided copies are much slower when the two disagree.
+    """
     lead = len(input_shape) - 2
-    strides = windows_grad.strides[:lead]
-    order = sorted(range(lead), key=lambda i: -strides[i]) + [lead, lead + 1]
+    strides = windows_grad.strides[:lead + 2]  # (..., OH, OW): the leading axes, then the positions
+    order = sorted(range(lead + 2), key=lambda i: -strides[i])
     memory = make([input_shape[i] for i in order], dtype=windows_grad.dtype)
     if order == list(range(lead + 2)):  # a plain new array: the leaf that gets it as .grad needs no copy
         return memory, memory.reshape(-1)
