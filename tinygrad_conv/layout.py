@@ -19,19 +19,18 @@ def inverse(permutation):
 
 
 def resolve_shape(shape, before):
-    """shape with its one -1 filled in; a ValueError naming both shapes if the sizes cannot match."""
+    """shape (a tuple of ints) with its one -1 filled in; a ValueError naming both shapes if the sizes
+    cannot match."""
     size = math.prod(before)
-    shape = tuple(int(n) for n in shape)
-    if -1 not in shape and math.prod(shape) == size and min(shape, default=0) >= 0:
-        return shape
-    known = math.prod([n for n in shape if n != -1])
-    unknown = [i for i, n in enumerate(shape) if n == -1]
-    if len(unknown) > 1 or any(n < -1 for n in shape) or (unknown and (known == 0 or size % known)) \
-            or (not unknown and known != size):
-        raise ValueError(f"cannot reshape a Tensor of shape {before} ({size} elements) into shape {shape}")
-    if unknown:
-        shape = shape[:unknown[0]] + (size // known,) + shape[unknown[0] + 1:]
-    return shape
+    if -1 not in shape:
+        if math.prod(shape) == size and min(shape, default=0) >= 0:
+            return shape
+    elif shape.count(-1) == 1 and min(shape) == -1:
+        known = -math.prod(shape)  # the product of the other sizes
+        if known > 0 and size % known == 0:
+            i = shape.index(-1)
+            return shape[:i] + (size // known,) + shape[i + 1:]
+    raise ValueError(f"cannot reshape a Tensor of shape {before} ({size} elements) into shape {shape}")
 
 
 def reshape(x, shape):

@@ -379,8 +379,10 @@ class Tensor:
         """The same numbers in a new shape (a tuple or ints; one -1 is inferred).  VJP: g reshaped back."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        if not all(_is_int(n) for n in shape):
-            raise TypeError(f"reshape takes ints, got {shape!r}")
+        if not all(type(n) is int for n in shape):  # (plain ints, the usual case, skip the slower checks)
+            if not all(_is_int(n) for n in shape):
+                raise TypeError(f"reshape takes ints, got {shape!r}")
+            shape = tuple(int(n) for n in shape)
         before = self.shape
         shape = layout.resolve_shape(shape, before)
         return _result(layout.reshape(self.data, shape), (self,), "reshape", lambda g: (layout.reshape(g, before),))
