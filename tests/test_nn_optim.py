@@ -144,6 +144,9 @@ def test_bad_construction_is_refused_with_the_values_named():
         optim.Adam([])
     with pytest.raises(ValueError, match=r"Flatten\(start_dim=1\) needs at least 2 axes, got shape \(4,\)"):
         nn.Flatten()(Tensor(np.zeros(4)))
+    # an empty batch flattens as in PyTorch (a -1 would be undetermined with no elements)
+    assert nn.Flatten()(Tensor(np.zeros((0, 2, 3, 3)))).shape == (0, 18)
+    assert nn.Flatten()(tc.values(np.zeros((0, 2, 3)))).shape == (0, 6)
 
 
 class _TwoHeads(nn.Module):

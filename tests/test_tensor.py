@@ -594,6 +594,8 @@ def test_shape_errors_name_the_shapes():
         a.reshape(4)
     with pytest.raises(ValueError, match=r"\(2, 3\)"):
         a.reshape(-1, -1)
+    with pytest.raises(ValueError, match=r"\(0,\).*\(4611686018427387904, 0\)"):
+        Tensor(np.zeros(0)).reshape(2 ** 62, 0)  # sizes match (0), but numpy cannot make the shape
     with pytest.raises(ValueError, match=r"\(2, 3\)"):
         a.transpose(0, 0)
     with pytest.raises(ValueError, match=r"\(2, 3\)"):

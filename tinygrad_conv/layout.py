@@ -48,8 +48,9 @@ def reshape(x, shape):
         return x.reshape(shape, copy=False)
     except TypeError:  # numpy < 2.1 cannot be asked not to copy
         return x.reshape(shape)
-    except ValueError:  # a copy is needed
-        pass
+    except ValueError as e:  # a copy is needed; but an empty array never needs one, so then numpy refuses the shape
+        if x.size == 0:
+            raise ValueError(f"cannot reshape an array of shape {x.shape} into shape {shape}: {e}") from None
     blocks = equal_size_blocks(x.shape, shape)
 
     def innermost(block):  # the stride and length of the block's last real axis

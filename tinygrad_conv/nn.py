@@ -221,7 +221,8 @@ class Flatten(Module):
         if x.ndim <= self.start_dim:
             raise ValueError(f"Flatten(start_dim={self.start_dim}) needs at least {self.start_dim + 1} axes, "
                              f"got shape {x.shape}")
-        return x.reshape(*x.shape[:self.start_dim], -1)
+        # the folded size spelled out, not -1: an empty batch (0 elements) leaves -1 undetermined
+        return x.reshape(*x.shape[:self.start_dim], math.prod(x.shape[self.start_dim:]))
 
     def __repr__(self):
         return f"Flatten(start_dim={self.start_dim})"
