@@ -296,6 +296,14 @@ def small_cnn(x, w1, b1, w2, b2):
     return F.linear(h.reshape(x.shape[0], -1), w2, b2)
 
 
+def assert_loss_and_grads_match_torch(loss, lt, tensors, tts):
+    """loss (already backpropagated) equals PyTorch's lt, and every leaf's gradient its counterpart's."""
+    lt.backward()
+    assert np.isclose(loss.item(), lt.item(), rtol=RTOL)
+    for t, tt in zip(tensors, tts):
+        assert_close(t.grad, tt.grad.numpy())
+
+
 def test_a_small_cnn_end_to_end_in_both_engines_and_torch():
     rng = np.random.default_rng(7)
     arrays = [rng.standard_normal(s) for s in [(2, 1, 6, 6), (3, 1, 3, 3), (3,), (4, 27), (4,)]]
@@ -313,10 +321,7 @@ def test_a_small_cnn_end_to_end_in_both_engines_and_torch():
     h = torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(x, w1, b1, padding=1)), 2)
     lt = torch.nn.functional.cross_entropy(torch.nn.functional.linear(h.reshape(2, -1), w2, b2),
                                            torch.tensor(target))
-    lt.backward()
-    assert np.isclose(loss.item(), lt.item(), rtol=RTOL)
-    for t, tt in zip(tensors, tts):
-        assert_close(t.grad, tt.grad.numpy())
+    assert_loss_and_grads_match_torch(loss, lt, tensors, tts)
 
 
 def test_two_conv_layers_end_to_end_match_torch():
@@ -335,10 +340,7 @@ def test_two_conv_layers_end_to_end_match_torch():
     loss = F.cross_entropy(cnn(F, *tensors), target)
     lt = torch.nn.functional.cross_entropy(cnn(torch.nn.functional, *tts), torch.tensor(target))
     loss.backward()
-    lt.backward()
-    assert np.isclose(loss.item(), lt.item(), rtol=RTOL)
-    for t, tt in zip(tensors, tts):
-        assert_close(t.grad, tt.grad.numpy())
+    assert_loss_and_grads_match_torch(loss, lt, tensors, tts)
 
 
 def test_float32_conv_and_pools_match_torch_float32():
