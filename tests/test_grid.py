@@ -1,7 +1,7 @@
 """Grids: numbers in and out unchanged, and the textbook names of API.md."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_conv as tc
@@ -97,3 +97,20 @@ def test_bad_grids():
         tc.grads(np.array([Value(1.0), 1.5], dtype=object))
     with pytest.raises(TypeError, match="name"):
         Value(1.0, name=3)
+
+
+@settings(max_examples=50, deadline=None)
+@given(name=st.sampled_from(["I", "W", "o", "W2", "conv1.W", "x_3"]),
+       shape=st.lists(st.integers(1, 11), min_size=1, max_size=4).map(tuple), data=st.data())
+def test_parse_name_reads_back_every_element_name(name, shape, data):
+    from tinygrad_conv.grid import element_name, parse_name
+    index = tuple(data.draw(st.integers(0, n - 1)) for n in shape)
+    text = element_name(name, index, shape)
+    assert parse_name(text, ndim=len(shape) if len(shape) == 1 else None) == (name, index)
+
+
+def test_a_grid_name_ending_in_a_digit_brackets_its_indices():
+    from tinygrad_conv.grid import element_name, parse_name
+    assert element_name("W2", (0, 1), (2, 2)) == "W2[1,2]"
+    assert element_name("W", (0, 1), (2, 2)) == "W12"
+    assert parse_name("0") is None and parse_name("-inf") is None and parse_name("x") is None

@@ -5,8 +5,12 @@
 
 Names are 1-based, as in the textbook: a 2-D grid whose sides are at most 9
 names its elements `I11` ... `I33`, a 1-D grid `b1` ..., any other grid puts
-all indices in brackets (`I[1,10]`, `W[1,1,2,3]`).
+all indices in brackets (`I[1,10]`, `W[1,1,2,3]`). A grid whose own name ends
+in a digit (`W2`) always uses brackets (`W2[1,1]`), so that every element name
+reads back as one grid name and one index: `parse_name` is `element_name` undone.
 """
+import re
+
 import numpy as np
 
 from .value import Value
@@ -16,11 +20,39 @@ def element_name(name, index, shape):
     """The textbook name of element `index` (0-based) of a grid of `shape` called `name`."""
     if len(shape) == 0:
         return name
-    if len(shape) == 1:
+    digits_read_back = not name[-1:].isdigit()  # "W2" + "11" would read as W211
+    if len(shape) == 1 and digits_read_back:
         return f"{name}{index[0] + 1}"
-    if len(shape) == 2 and max(shape) <= 9:
+    if len(shape) == 2 and max(shape) <= 9 and digits_read_back:
         return f"{name}{index[0] + 1}{index[1] + 1}"
     return f"{name}[{','.join(str(i + 1) for i in index)}]"
+
+
+_BRACKETED = re.compile(r"(.+?)\[(\d+(?:,\d+)*)\]")
+_DIGITS = re.compile(r"(.*\D)([1-9]\d*)")
+
+
+def parse_name(name, ndim=None):
+    """(grid name, 0-based index) of an element name, or None for a name no grid makes.
+
+    The inverse of `element_name`: "I23" -> ("I", (1, 2)), "b3" -> ("b", (2,)),
+    "b12" -> ("b", (11,)) with ndim=1, "W[1,1,2,3]" -> ("W", (0, 0, 1, 2)),
+    "W2[1,1]" -> ("W2", (0, 0)). Two plain digits are read as a 2-D index unless
+    ndim=1 says the grid is 1-D (a 2-D digit-named grid has sides of at most 9);
+    one digit, or three or more, is a 1-D index.
+    """
+    if not isinstance(name, str):
+        return None
+    m = _BRACKETED.fullmatch(name)
+    if m:
+        return m.group(1), tuple(int(i) - 1 for i in m.group(2).split(","))
+    m = _DIGITS.fullmatch(name)
+    if not m:
+        return None
+    grid, digits = m.groups()
+    if len(digits) == 2 and ndim != 1 and "0" not in digits:
+        return grid, (int(digits[0]) - 1, int(digits[1]) - 1)
+    return grid, (int(digits) - 1,)
 
 
 def values(array, name=None):
