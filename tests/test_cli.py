@@ -68,7 +68,16 @@ def test_default_out_dir_is_out(tmp_path):
     (["--image", "40x40"], "at most"),
     (["--padding", "200"], "larger than 12"),
     (["--padding", "99999999999999999999"], "larger than 12"),
-    (["--padding", "12"], "too big to draw"),  # found before any equation is printed
+    (["--target", "inf"], "finite"),
+    (["--target", "nan"], "finite"),
+    (["--target", "1e308"], "overflow"),  # finite, but its square is not
+    (["--image-values", "1,2,3"], "a 3x3 image needs 9"),
+    (["--image-values", "1,2,x,4,5,6,7,8,9"], "'x'"),
+    (["--filter-values", "1,inf,2,3"], "finite"),
+    (["--filter-values", "1,2,3,4,5"], "a 2x2 filter needs 4"),
+    (["--image-values=1e200,1,1,1,1,1,1,1,1"], "overflow"),
+    (["--format", "gif"], "invalid choice"),
+    (["--max-nodes", "0"], "at least 1"),
 ])
 def test_bad_sizes_end_with_one_line_and_status_2(tmp_path, args, words):
     r = run("explain", *args, "--out", str(tmp_path))
@@ -104,3 +113,35 @@ def test_help():
     assert r.returncode == 0
     for flag in ("--image", "--filter", "--stride", "--padding", "--dilation", "--pool", "--pool-size", "--out"):
         assert flag in r.stdout
+
+
+def test_the_engine_package_does_not_import_viz():
+    code = "import sys, tinygrad_conv, tinygrad_conv.nn, tinygrad_conv.functional; " \
+           "print(sorted(m for m in sys.modules if m == 'viz' or m.startswith('viz.')))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+@needs_dot
+def test_the_class_numbers_are_used_and_checked(tmp_path):
+    # a 3x3 image and 2x2 filter of the class's choosing: o11 = 2*1 + 0*(-1) + 1*3 + 3*0 = 5
+    r = run("explain", "--image-values", "2,0,1,1,3,0,2,2,1", "--filter-values=1,-1,3,0", "--pool", "max",
+            "--target", "0", "--out", str(tmp_path), "--format", "png")
+    assert r.returncode == 0, r.stderr
+    assert "= 2*1 + 0*(-1) + 1*3 + 3*0 = 5" in r.stdout
+    assert r.stdout.count("check: holds") == 2
+    for name in ("graph.png", "wiring.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@needs_dot
+def test_a_picture_too_big_is_skipped_with_a_note_and_the_equations_still_print(tmp_path):
+    r = run("explain", "--image", "12x12", "--filter", "5x5", "--padding", "2", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("check: holds") == 2 and "o1212 = " not in r.stdout and "o[12,12] = " in r.stdout
+    assert "graph.svg skipped" in r.stdout and "--max-nodes" in r.stdout
+    assert "wiring.svg skipped" in r.stdout
+    assert not (tmp_path / "graph.svg").exists() and not (tmp_path / "wiring.svg").exists()
+    r = run("explain", "--image", "12x12", "--filter", "5x5", "--padding", "2", "--pool", "none",
+            "--max-nodes", "5000", "--out", str(tmp_path))
+    assert r.returncode == 0 and (tmp_path / "graph.svg").exists() and "graph.svg skipped" not in r.stdout

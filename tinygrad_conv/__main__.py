@@ -1,6 +1,6 @@
-"""`python -m tinygrad_conv explain ...`: see tinygrad_conv/cli.py."""
+"""`python -m tinygrad_conv explain ...`: a thin entry point; the commands live with the pictures, in viz/cli.py."""
 import sys
 
-from .cli import main
+from viz.cli import main
 
 sys.exit(main())

@@ -1,0 +1,271 @@
+"""`python -m tinygrad_conv explain`: the seed example built, explained and drawn.
+
+It builds the seed with the scalar engine,
+
+    I = 1, 2, ..., H*W              (the image, row by row; or the class's own --image-values)
+    W = 1, -1, 2, 0.5, ...          (the tutorial's 2x2 seed filter first; or --filter-values)
+    o = conv2d(I, W, stride, padding, dilation)
+    p = pool(o)                     (global average or max by default; K x K windows with --pool-size)
+    L = mean((p - target)^2)
+
+runs backward(), prints the forward and gradient equations read off the
+recorded graph, and writes graph.svg (the whole graph) and wiring.svg (which
+weight feeds which output through which input) into --out. A picture too big
+to read is skipped with a note naming the option that draws it; the equations
+still print.
+"""
+import argparse
+import math
+import os
+import re
+import warnings
+
+import numpy as np
+
+from tinygrad_conv.windows import output_size
+
+HELP = "build a small conv with the scalar engine, print its equations, draw its graph"
+DESCRIPTION = ("Build the seed example (image 1..H*W, a fixed filter, conv, pool, squared loss), run backward(), "
+               "print the forward and gradient equations read off the recorded graph, and write graph.svg and "
+               "wiring.svg into --out.")
+
+FILTER_PATTERN = (1.0, -1.0, 2.0, 0.5, -0.5, 1.5, -2.0, 0.25, 0.75)  # the tutorial's 2x2 seed filter first
+MAX_SIDE = 12        # the equations of a larger image stop being something to read
+MAX_NODES = 2000     # draw_graph's default: past it graph.svg is skipped unless --max-nodes says otherwise
+MAX_WIRES = 400      # weight-to-output edges past which wiring.svg is a tangle (and neato takes minutes)
+FORMATS = ("svg", "png", "pdf")
+
+
+# ---- reading the command line: each type states what it accepts, and says so when it does not ----
+
+def _size(text):
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected HxW, e.g. 3x3, got {text!r}")
+    h, w = int(m.group(1)), int(m.group(2))
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
+    if h > MAX_SIDE or w > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"at most {MAX_SIDE}x{MAX_SIDE} (the equations would be unreadable; "
+                                         f"viz.explore in Python takes any size), got {text!r}")
+    return h, w
+
+
+def _at_least(minimum):
+    def parse(text):
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {n}")
+        return n
+    return parse
+
+
+def _finite(text):
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return x
+
+
+def _numbers(text):
+    """A comma-separated list of finite numbers, row by row: "4,-4,-3,-2" -> (4.0, -4.0, -3.0, -2.0)."""
+    parts = [part.strip() for part in text.split(",")]
+    numbers = []
+    for part in parts:
+        try:
+            x = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {part!r} in {text!r}") \
+                from None
+        if not math.isfinite(x):
+            raise argparse.ArgumentTypeError(f"every number must be finite, got {part!r}")
+        numbers.append(x)
+    return tuple(numbers)
+
+
+def add_arguments(explain):
+    explain.add_argument("--image", type=_size, default=(3, 3), metavar="HxW", help="image size (default 3x3)")
+    explain.add_argument("--filter", type=_size, default=(2, 2), metavar="HxW", help="filter size (default 2x2)")
+    explain.add_argument("--image-values", type=_numbers, default=None, metavar="A,B,...",
+                         help="the image's numbers, row by row (default 1, 2, ..., H*W)")
+    explain.add_argument("--filter-values", type=_numbers, default=None, metavar="A,B,...",
+                         help="the filter's numbers, row by row (write --filter-values=-1,2,... when the first "
+                              "is negative; default 1, -1, 2, 0.5, ...)")
+    explain.add_argument("--stride", type=_at_least(1), default=1, metavar="S", help="stride (default 1)")
+    explain.add_argument("--padding", type=_at_least(0), default=0, metavar="P", help="zero padding (default 0)")
+    explain.add_argument("--dilation", type=_at_least(1), default=1, metavar="D", help="dilation (default 1)")
+    explain.add_argument("--pool", choices=("avg", "max", "none"), default="avg",
+                         help="pool after the conv: avg or max over the whole output (default avg), or none")
+    explain.add_argument("--pool-size", type=_at_least(1), default=None, metavar="K",
+                         help="pool K x K windows (stride K) instead of the whole output")
+    explain.add_argument("--target", type=_finite, default=1.0, metavar="T",
+                         help="the target of the squared loss (default 1)")
+    explain.add_argument("--out", default="out", metavar="DIR", help="where to write the pictures (default out/)")
+    explain.add_argument("--format", choices=FORMATS, default="svg",
+                         help="the pictures' file type (default svg)")
+    explain.add_argument("--max-nodes", type=_at_least(1), default=MAX_NODES, metavar="N",
+                         help=f"draw graph.svg only up to N Values (default {MAX_NODES}); a larger graph is "
+                              "skipped with a note")
+
+
+def _check(args, fail):
+    """The sizes must make a conv (and pool) with at least one output, and the values fit them; else one line."""
+    (H, W), (kh, kw), s, p, d = args.image, args.filter, args.stride, args.padding, args.dilation
+    if p > MAX_SIDE:  # every padded position is a Value of its own
+        fail(f"--padding {p} is larger than {MAX_SIDE}; the graph would be too big to explain")
+    for flag, values, (h, w) in (("--image-values", args.image_values, args.image),
+                                 ("--filter-values", args.filter_values, args.filter)):
+        what = "image" if flag == "--image-values" else "filter"
+        if values is not None and len(values) != h * w:
+            fail(f"{flag} has {len(values)} numbers; a {h}x{w} {what} needs {h * w}")
+    span = (d * (kh - 1) + 1, d * (kw - 1) + 1)
+    if span[0] > H + 2 * p or span[1] > W + 2 * p:
+        extent = f" (extent {span[0]}x{span[1]} with dilation {d})" if d > 1 else ""
+        fail(f"the {kh}x{kw} filter{extent} does not fit the {H}x{W} image with padding {p}")
+    OH, OW = output_size(H + 2 * p, kh, s, d), output_size(W + 2 * p, kw, s, d)
+    if args.pool_size is not None:
+        if args.pool == "none":
+            fail("--pool-size needs --pool avg or --pool max")
+        if args.pool_size > min(OH, OW):
+            fail(f"--pool-size {args.pool_size} is larger than the {OH}x{OW} conv output")
+    return OH, OW
+
+
+# ---- the seed, built on the scalar engine ----
+
+def build_seed(image=(3, 3), filter=(2, 2), stride=1, padding=0, dilation=1, pool="avg", pool_size=None,
+               target=1.0, image_values=None, filter_values=None):
+    """The seed example as grids of Values, after backward(): a dict with I, W, o, p (None without a pool), L."""
+    import tinygrad_conv as tc
+    from tinygrad_conv import functional as F
+    H, Wd = image
+    kh, kw = filter
+    image_values = np.arange(1.0, H * Wd + 1) if image_values is None else np.asarray(image_values, float)
+    filter_values = np.resize(np.array(FILTER_PATTERN), kh * kw) if filter_values is None \
+        else np.asarray(filter_values, float)
+    I = tc.values(image_values.reshape(H, Wd), name="I")
+    W = tc.values(filter_values.reshape(kh, kw), name="W")
+    o = F.conv2d(I, W, stride=stride, padding=padding, dilation=dilation)
+    if pool == "none":
+        p, scored = None, o
+    elif pool_size is None:
+        p = F.global_avg_pool2d(o) if pool == "avg" else F.max_pool2d(o, o.shape)
+        scored = p
+    else:
+        p = (F.avg_pool2d if pool == "avg" else F.max_pool2d)(o, pool_size)
+        scored = p
+    L = F.mse_loss(scored, np.full(np.shape(scored), target))
+    L.backward()
+    return {"I": I, "W": W, "o": o, "p": p, "L": L}
+
+
+def _all_finite(seed):
+    """True when every number and gradient of the seed's grids is finite (an overflow shows up as inf or nan)."""
+    for key in ("I", "W", "o", "p", "L"):
+        grid = seed.get(key)
+        if grid is None:
+            continue
+        for v in np.asarray(grid, dtype=object).flat:
+            if not (math.isfinite(v.data) and math.isfinite(v.grad)):
+                return False
+    return True
+
+
+def _describe(args, seed):
+    from .text import number
+    (H, W), (kh, kw) = args.image, args.filter
+    image = "1 .. " + str(H * W) if args.image_values is None else ", ".join(number(x) for x in args.image_values)
+    weights = ", ".join(number(v.data) for v in seed["W"].flat)
+    conv = f"o = conv2d(I, W, stride={args.stride}, padding={args.padding}, dilation={args.dilation})"
+    if args.pool == "none":
+        pool, scored = "", "o"
+    elif args.pool_size is None:
+        pool = f"p = {'average' if args.pool == 'avg' else 'max'} of all of o"
+        scored = "p"
+    else:
+        k = args.pool_size
+        pool = f"p = {'average' if args.pool == 'avg' else 'max'} of each {k}x{k} window of o (stride {k})"
+        scored = "p"
+    lines = [f"I = {image} ({H}x{W} image, row by row)", f"W = {weights} ({kh}x{kw} filter, row by row)",
+             conv + f"  -> {np.shape(seed['o'])[0]}x{np.shape(seed['o'])[1]}"]
+    if pool:
+        lines.append(pool)
+    lines.append(f"L = mean(({scored} - {number(args.target)})^2) = {number(seed['L'].data)}")
+    p = seed["p"]
+    if p is not None and np.size(p) == 1:
+        p = np.asarray(p, dtype=object).flat[0]
+        lines.append(f"dL/dp = 2*(p - {number(args.target)}) = 2*({number(p.data)} - {number(args.target)}) "
+                     f"= {number(p.grad)}")
+    return "\n".join(lines)
+
+
+# ---- the command ----
+
+def _wiring(seed):
+    import viz
+    wires = np.size(seed["o"]) * np.size(seed["W"])
+    if wires > MAX_WIRES:
+        raise ValueError(f"{wires} weight-to-output edges are too many to follow (at most {MAX_WIRES})")
+    return viz.draw_conv_wiring(seed["o"], seed["W"], seed["I"], pooled=seed["p"])
+
+
+def _pictures(args, seed):
+    """(file name, a function drawing it or raising ValueError when it is too big, what to pass instead)."""
+    import viz
+    return [("graph", lambda: viz.draw_graph(seed["L"], max_nodes=args.max_nodes),
+             "pass --max-nodes N to draw it anyway"),
+            ("wiring", lambda: _wiring(seed), "a smaller --image or --padding draws it")]
+
+
+def run(args, fail):
+    _check(args, fail)
+    import graphviz
+    try:  # a bad --out is found before anything is printed
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        fail(f"cannot write into --out {args.out!r}: {e.strerror or e}")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            seed = build_seed(args.image, args.filter, args.stride, args.padding, args.dilation, args.pool,
+                              args.pool_size, args.target, args.image_values, args.filter_values)
+        except OverflowError:
+            seed = None
+    if seed is None or not _all_finite(seed):
+        fail("the numbers overflow (a loss or gradient past the largest float); use smaller --target, "
+             "--image-values or --filter-values")
+    import viz
+    print(_describe(args, seed))
+    print()
+    print(viz.conv_equations(seed["o"], seed["W"], pooled=seed["p"], inputs=seed["I"]))
+    written, notes = [], []
+    for name, draw, instead in _pictures(args, seed):
+        path = os.path.join(args.out, f"{name}.{args.format}")
+        try:
+            picture = draw()
+        except ValueError as e:
+            notes.append(f"{name}.{args.format} skipped: {str(e).split(';')[0]}; {instead}")
+            continue
+        try:
+            rendered = picture.pipe(format=args.format)
+        except graphviz.ExecutableNotFound:
+            fail("the Graphviz programs (dot, neato) are needed to draw pictures; install them "
+                 "(apt-get install graphviz)")
+        try:
+            with open(path, "wb") as f:
+                f.write(rendered)
+        except OSError as e:
+            fail(f"cannot write {path!r}: {e.strerror or e}")
+        written.append(path)
+    print()
+    for note in notes:
+        print(note)
+    if written:
+        print("wrote " + " and ".join(written))
+    return 0
