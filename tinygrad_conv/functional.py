@@ -165,6 +165,8 @@ def global_avg_pool2d(x, name="p"):
     x = B.check(x, "global_avg_pool2d input")
     if x.ndim < 2:
         raise ValueError(f"global_avg_pool2d needs an input of at least 2 dimensions (..., H, W), got {x.shape}")
+    if x.shape[-2] * x.shape[-1] == 0:  # the mean of no numbers: 0 / 0
+        raise ValueError(f"global_avg_pool2d needs a grid of at least 1x1 to average over, got shape {x.shape}")
     return _named(B, B.reduce_mean(x, (-2, -1)), name)
 
 
@@ -204,10 +206,14 @@ def mse_loss(pred, target):
         target = B.check(target, "mse_loss target")
     else:
         try:
-            target = B.constant(target, like=pred)
-        except (TypeError, ValueError):  # a string, or a ragged list: numpy's own message would not say which
-            raise TypeError(f"mse_loss target must be numbers (or a grid / Tensor like pred), got {target!r} "
-                            f"of type {type(target).__name__}") from None
+            numbers_in = np.asarray(target)
+        except (TypeError, ValueError):  # a ragged list: numpy's own message would not say which argument
+            numbers_in = np.asarray(None)
+        # real numbers only: None would become nan, and a complex target would lose its imaginary part
+        if numbers_in.dtype.kind not in "biuf":
+            raise TypeError(f"mse_loss target must be real numbers (or a grid / Tensor like pred), got "
+                            f"{target!r} of type {type(target).__name__}")
+        target = B.constant(numbers_in, like=pred)
     if target.shape != pred.shape and target.shape != ():
         raise ValueError(f"mse_loss needs pred and target of the same shape (or a target of one number), got "
                          f"{pred.shape} and {target.shape}")
