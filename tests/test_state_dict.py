@@ -2,8 +2,8 @@
 plain .npz files that are read defensively, and the same outputs and gradients as PyTorch's model
 after the weights move across."""
 import io
-import math
-import struct
+import re
+from pathlib import Path
 import tracemalloc
 import zipfile
 
@@ -295,28 +295,30 @@ def test_round_trips_through_a_file_and_between_engines_keep_outputs_and_gradien
         np.testing.assert_array_equal(value, loaded[key])
 
 
-def test_a_trained_digits_model_in_pytorch_gives_the_same_outputs():
-    """The README's "When you outgrow it", step for step."""
+def test_the_readme_moves_a_trained_digits_model_into_pytorch(tmp_path, monkeypatch, capsys):
+    """README's "When you outgrow it", run as written: the same outputs, and the accuracy it shows."""
     torch = pytest.importorskip("torch")
-    from tinygrad_conv import datasets
-    images, labels = datasets.load_digits()
-    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, seed=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Linear(16 * 4 * 4, 10, seed=1))
-    opt = optim.Adam(model.parameters(), lr=0.01)
-    for step in range(5):
-        opt.zero_grad()
-        F.cross_entropy(model(Tensor(images[:64, None])), labels[:64]).backward()
-        opt.step()
-    theirs = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-                                 torch.nn.Flatten(), torch.nn.Linear(16 * 4 * 4, 10)).double()
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
-    x = images[64:128, None]
-    close(model(Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy())
-    # and back: PyTorch's state_dict loads into ours
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## When you outgrow it", 1)[1].split("\n## ", 1)[0]
+    blocks = dict(re.findall(r"```(\w*)\n(.*?)```", section, flags=re.S))  # {"py": code, "": what it prints}
+    code, shown = blocks["py"], blocks[""]
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    printed = capsys.readouterr().out
+    ours, theirs, y = namespace["ours"], namespace["theirs"], namespace["y"]
+    close(ours, theirs)
+    assert (ours.argmax(1) == theirs.argmax(1)).all() and (ours.argmax(1) == y).mean() > 0.95
+    accuracy = lambda text: float(re.search(r"ours ([0-9.]+)%", text).group(1))  # noqa: E731
+    assert abs(accuracy(printed) - accuracy(shown)) < 1.0, (printed, shown)
+    # and back: PyTorch's own state_dict (torch tensors) loads into ours
+    model, torch_model = namespace["model"], namespace["torch_model"]
     fresh = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                           nn.Linear(16 * 4 * 4, 10))
-    fresh.load_state_dict(theirs.state_dict())
-    close(fresh(Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy())
+    fresh.load_state_dict(torch_model.state_dict())
+    x = namespace["x"]
+    close(fresh(Tensor(x)).data, theirs)
+    assert repr(model) == repr(fresh)
 
 
 def test_a_single_value_parameter_round_trips():
