@@ -370,9 +370,9 @@ LoadResult = namedtuple("LoadResult", ["missing_keys", "unexpected_keys"])
 def _as_numbers(x):
     """x (an array, a number, a Tensor, a grid of Values, a torch tensor) as a float64 array,
     or None if it holds anything but real numbers."""
-    if type(x).__name__ == "Tensor" and hasattr(x, "requires_grad"):
+    if hasattr(x, "detach") and hasattr(x, "requires_grad"):  # a Tensor, ours or PyTorch's (or a torch Parameter)
         x = x.detach()
-        x = x.numpy() if not hasattr(x, "cpu") else x.cpu().numpy()  # ours, or PyTorch's
+        x = x.cpu().numpy() if hasattr(x, "cpu") else x.numpy()
     elif isinstance(x, np.ndarray) and x.dtype == object:
         try:
             return grid_data(x)
