@@ -318,6 +318,8 @@ def test_the_readme_moves_a_trained_digits_model_into_pytorch(tmp_path, monkeypa
     fresh.load_state_dict(torch_model.state_dict())
     x = namespace["x"]
     close(fresh(Tensor(x)).data, theirs)
+    fresh.load_state_dict(dict(torch_model.named_parameters()))  # Parameters that require grad, too
+    close(fresh(Tensor(x)).data, theirs)
     assert repr(model) == repr(fresh)
 
 
