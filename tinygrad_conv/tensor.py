@@ -305,7 +305,7 @@ class Tensor:
         shape, x = self.shape, self.data
         if any(shape[i] == 0 for i in axes):
             raise ValueError(f"max over an empty axis of a Tensor of shape {shape}")
-        out, winner = reductions.argmax(x, axes, last_nan)  # winner: which reduced position won, 0 .. R-1 in C order
+        out, winner = reductions.argmax(x, axes, last_nan)  # winner: which position won, 0 .. R-1
         kept = _keepdims_shape(shape, axes)
         winner_count = math.prod([shape[i] for i in axes])
 
