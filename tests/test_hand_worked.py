@@ -161,3 +161,57 @@ def test_nesterov_and_dampening_are_checked():
         optim.SGD(w, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)
     with pytest.raises(ValueError, match="dampening"):
         optim.SGD(w, lr=0.1, momentum=0.9, dampening=1.5)
+
+
+# ---- the optimizers' defaults and limits, as PyTorch's (found by mutation testing) ----------------
+
+
+def test_defaults_are_pytorchs_sgd_lr_0_01_and_adam_lr_0_001():
+    w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    (w * w).sum().backward()  # g = 2w = [2, -4]
+    optim.SGD([w]).step()
+    np.testing.assert_allclose(w.data, [1.0 - 0.02, -2.0 + 0.04], rtol=1e-15)
+    v = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    (v * v).sum().backward()
+    optim.Adam([v]).step()  # the first Adam step is lr * sign(g), up to eps
+    np.testing.assert_allclose(v.data, [1.0 - 0.001, -2.0 + 0.001], rtol=1e-9)
+
+
+def test_a_single_value_is_a_parameter_too():
+    w = Value(3.0, name="w")
+    opt = optim.SGD([w], lr=0.25)
+    (w * w).backward()  # dL/dw = 6
+    opt.step()
+    assert w.data == 3.0 - 1.5 and w.name == "w"
+    opt.zero_grad()
+    assert w.grad == 0.0
+
+
+def test_adams_moments_keep_the_parameters_dtype():
+    w = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    opt = optim.Adam([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.step()
+    assert opt.m[0].dtype == np.float32 and opt.v[0].dtype == np.float32 and w.dtype == np.float32
+
+
+def test_the_limits_of_each_setting_are_pytorchs():
+    w = [Tensor(np.zeros(2), requires_grad=True)]
+    # allowed at the edge: lr 0, dampening 1, betas 0, eps 0
+    optim.SGD(w, lr=0.0)
+    optim.SGD(w, lr=0.1, momentum=0.5, dampening=1.0)
+    optim.Adam(w, lr=0.0, betas=(0.0, 0.0), eps=0.0)
+    refused = [
+        (lambda: optim.SGD([], lr=0.1), "empty parameter list"),
+        (lambda: optim.SGD(w, lr=-0.1), "learning rate must be >= 0"),
+        (lambda: optim.SGD(w, lr=0.1, momentum=-0.5), "momentum and weight_decay must be >= 0"),
+        (lambda: optim.SGD(w, lr=0.1, weight_decay=-0.5), "momentum and weight_decay must be >= 0"),
+        (lambda: optim.Adam(w, betas=(1.0, 0.5)), r"betas must be in \[0, 1\)"),
+        (lambda: optim.Adam(w, betas=(0.5, 1.0)), r"betas must be in \[0, 1\)"),
+        (lambda: optim.Adam(w, betas=(-0.1, 0.5)), r"betas must be in \[0, 1\)"),
+        (lambda: optim.Adam(w, betas=(0.5, 1.5)), r"betas must be in \[0, 1\)"),
+        (lambda: optim.Adam(w, eps=-1e-8), "eps and weight_decay must be >= 0"),
+    ]
+    for make, message in refused:
+        with pytest.raises(ValueError, match=message):
+            make()
