@@ -81,7 +81,7 @@ def main(argv=None):
         copy_repository(copy)
         tests = configure(copy, args.files)
         print(f"mutating {', '.join(args.files)}\ntests: {', '.join(tests)}\nin {copy}", flush=True)
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HYPOTHESIS_PROFILE="mutation")
         subprocess.run(["mutmut", "run", "--max-children", str(args.children)], cwd=copy, env=env,
                        stdout=subprocess.DEVNULL, check=False)
         results = subprocess.run(["mutmut", "results", "--all", "true"], cwd=copy, env=env, capture_output=True,
