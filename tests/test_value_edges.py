@@ -68,3 +68,18 @@ def test_messages_name_the_offending_thing():
         Value(1.0) + "a"
     with pytest.raises(TypeError, match=r"Value name must be a string or None, got 3"):
         Value(1.0, name=3)
+
+
+def test_repr_shows_name_data_and_grad():
+    from tinygrad_conv.value import NO_PATH
+    a = Value(2.0, name="a")
+    assert repr(a) == "Value(a=2.0, grad=0.0)"
+    b = a * 3.0
+    b.backward()
+    assert repr(b) == "Value(6.0, grad=1.0)" and repr(a) == "Value(a=2.0, grad=3.0)"
+    assert repr(NO_PATH) == "0.0" and NO_PATH == 0.0  # reads as the zero it is
+
+
+def test_value_max_of_nothing_says_so():
+    with pytest.raises(ValueError, match=r"^Value\.max needs at least one value, got none$"):
+        Value.max([])
