@@ -126,6 +126,7 @@ def main(argv=None):
     print(f"UCI digits: {len(x_train)} training and {len(test_set[0])} test images of 8x8, engine: {args.engine}")
 
     model = make_model(args.seed)
+    print(f"model: {model!r}")
     difference = None
     if scalar:  # the same model, the same steps, on both engines
         twin = copy.deepcopy(model)

@@ -25,16 +25,37 @@ def svg_groups(svg, kind):
 
 
 def test_structure_of_a_small_graph():
-    a, b = Value(2.0, name="a"), Value(-3.0, name="b")
+    """c = relu(a*b + a) at a = 2, b = 3, a live relu: every node's data and grad, and every edge."""
+    import re
+    a, b = Value(2.0, name="a"), Value(3.0, name="b")
     c = (a * b + a).relu()
     c.name = "c"
     c.backward()
+    assert (a.grad, b.grad) == (4.0, 2.0)  # dc/da = b + 1, dc/db = a
     g = viz.draw_graph(c)
     assert g.graph_attr["rankdir"] == "LR"
-    values = [line for line in g.body if "shape=record" in line]
-    ops = [line for line in g.body if "shape=circle" in line]
-    assert len(values) == 5 and len(ops) == 3  # a, b, a*b, a*b+a, c; ops *, +, relu
-    assert any("a | data 2 | grad" in line for line in values)
+    values = {}  # node id -> (data, grad), read off each record's label "{ name | data x | grad y }"
+    ops = {}  # op node id -> its symbol
+    for line in g.body:
+        record = re.search(r'(\w+) \[label="\{ *(.*?) *\| data (\S+) \| grad (\S+) \}"', line)
+        if record and "shape=record" in line:
+            values[record.group(1)] = (float(record.group(3)), float(record.group(4)))
+        op = re.search(r'(\w+) \[label="?([^" ]+)"? .*shape=circle', line)
+        if op:
+            ops[op.group(1)] = op.group(2)
+    # a, b, a*b, a*b + a, c with their numbers (the unnamed ones found by theirs)
+    assert sorted(values.values()) == [(2.0, 4.0), (3.0, 2.0), (6.0, 1.0), (8.0, 1.0), (8.0, 1.0)]
+    assert sorted(ops.values()) == ["*", "+", "relu"]
+    edges = {tuple(re.findall(r"(\w+)", line.split("[")[0])) for line in g.body if "->" in line}
+    node = {numbers: key for key, numbers in values.items() if numbers != (8.0, 1.0)}
+    op_of = {symbol: key for key, symbol in ops.items()}
+    a_id, b_id, product = node[(2.0, 4.0)], node[(3.0, 2.0)], node[(6.0, 1.0)]
+    assert {(a_id, op_of["*"]), (b_id, op_of["*"]), (op_of["*"], product), (product, op_of["+"]),
+            (a_id, op_of["+"])} <= edges
+    total = next(out for op, out in edges if op == op_of["+"])  # a*b + a, fed to the relu
+    assert (total, op_of["relu"]) in edges and values[total] == (8.0, 1.0)
+    assert len(edges) == 8  # into * twice, into + twice, into relu once, and each of the 3 ops to its output
+    assert any(re.search(r"\{ c \| data 8 \| grad 1 \}", line) for line in g.body)
 
 
 @needs_dot

@@ -7,13 +7,14 @@ Two engines with one vocabulary:
 - `Tensor`, the same ops on numpy arrays, fast enough to train a small CNN.
 
 `tinygrad_conv.functional` writes conv, pooling, linear and the losses once
-for both.
+for both. `save` / `load` keep a model's state_dict in a plain .npz file.
 """
 from .value import Value
 from .grid import values, data, grads
 from . import functional
+from .serialization import save, load
 
-__all__ = ["Value", "Tensor", "values", "data", "grads", "functional"]
+__all__ = ["Value", "Tensor", "values", "data", "grads", "functional", "save", "load"]
 
 
 def __getattr__(name):

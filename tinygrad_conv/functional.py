@@ -124,7 +124,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name
     return _named(B, out, name)
 
 
-def _pool(x, kernel_size, stride, padding, pad_value, reduce_name, name):
+def _pool(x, kernel_size, stride, padding, pad_value, reduce_name, name, **reduce_options):
     B = _backend(x)
     x = B.check(x, "pooling input")
     kernel = as_pair(kernel_size, "kernel_size", 1)
@@ -138,17 +138,19 @@ def _pool(x, kernel_size, stride, padding, pad_value, reduce_name, name):
     _check_fits(H, W, kernel, (1, 1), padding, "pooling window", x.shape)
     x_pad = B.pad(x, ((0, 0),) * (x.ndim - 2) + ((padding[0],) * 2, (padding[1],) * 2), pad_value)
     win = B.windows(x_pad, kernel, stride, (1, 1))  # (..., OH, OW, kh, kw)
-    return _named(B, getattr(B, reduce_name)(win, (-2, -1)), name)
+    return _named(B, getattr(B, reduce_name)(win, (-2, -1), **reduce_options), name)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, name="p"):
     """The largest value in each window; its gradient goes to that one input (the first, on ties).
 
+    A nan is larger than every number; in a window with several nans the LAST takes the
+    gradient, as in PyTorch's CPU max_pool2d (torch.max, and Value.max, take the first).
     Padding is -inf, so a padded position never beats a real input (as in PyTorch). (Only a window
     whose real inputs are all -inf ties with its padding, and there the first of them, possibly a
     padded one, takes the gradient; PyTorch gives it to a real one.)
     """
-    return _pool(x, kernel_size, stride, padding, -np.inf, "reduce_max", name)
+    return _pool(x, kernel_size, stride, padding, -np.inf, "reduce_max", name, last_nan=True)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, name="p"):
@@ -165,6 +167,8 @@ def global_avg_pool2d(x, name="p"):
     x = B.check(x, "global_avg_pool2d input")
     if x.ndim < 2:
         raise ValueError(f"global_avg_pool2d needs an input of at least 2 dimensions (..., H, W), got {x.shape}")
+    if x.shape[-2] * x.shape[-1] == 0:  # the mean of no numbers: 0 / 0
+        raise ValueError(f"global_avg_pool2d needs a grid of at least 1x1 to average over, got shape {x.shape}")
     return _named(B, B.reduce_mean(x, (-2, -1)), name)
 
 
@@ -204,10 +208,14 @@ def mse_loss(pred, target):
         target = B.check(target, "mse_loss target")
     else:
         try:
-            target = B.constant(target, like=pred)
-        except (TypeError, ValueError):  # a string, or a ragged list: numpy's own message would not say which
-            raise TypeError(f"mse_loss target must be numbers (or a grid / Tensor like pred), got {target!r} "
-                            f"of type {type(target).__name__}") from None
+            numbers_in = np.asarray(target)
+        except (TypeError, ValueError):  # a ragged list: numpy's own message would not say which argument
+            numbers_in = np.asarray(None)
+        # real numbers only: None would become nan, and a complex target would lose its imaginary part
+        if numbers_in.dtype.kind not in "biuf":
+            raise TypeError(f"mse_loss target must be numbers, real ones (or a grid / Tensor like pred), got "
+                            f"{target!r} of type {type(target).__name__}")
+        target = B.constant(numbers_in, like=pred)
     if target.shape != pred.shape and target.shape != ():
         raise ValueError(f"mse_loss needs pred and target of the same shape (or a target of one number), got "
                          f"{pred.shape} and {target.shape}")

@@ -120,8 +120,9 @@ def reduce_mean(x, axis=None):
     return _reduce(x, axis, lambda row: Value.sum(row) / len(row))
 
 
-def reduce_max(x, axis=None):
-    return _reduce(x, axis, Value.max)
+def reduce_max(x, axis=None, last_nan=False):
+    """One Value.max per row; last_nan: of several nans the last wins (see Value.max)."""
+    return _reduce(x, axis, (lambda row: Value.max(row, last_nan=True)) if last_nan else Value.max)
 
 
 def log_softmax(x, axis=-1):

@@ -10,6 +10,8 @@ kind the input and parameters are.
     loss = functional.cross_entropy(model(Tensor(images)), labels)
 """
 import math
+from collections import namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -113,6 +115,101 @@ class Module:
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+    # ---- state: the numbers of a model, by PyTorch's names -------------------------------
+
+    def named_children(self):
+        """(name, sub-module) pairs, in the order they were set: an attribute's name, or
+        "layers.0" for the modules in a list (Sequential numbers its layers "0", "1", ...)."""
+        for key, value in vars(self).items():
+            if isinstance(value, Module):
+                yield key, value
+            elif isinstance(value, (list, tuple)):
+                yield from ((f"{key}.{i}", v) for i, v in enumerate(value) if isinstance(v, Module))
+
+    def named_parameters(self, prefix=""):
+        """(key, parameter) for every parameter, keyed by its path through the module tree, as
+        PyTorch's state_dict keys it: "weight", "0.bias", "features.3.weight". A module used
+        twice appears under both paths (as in PyTorch's state_dict)."""
+        for key, p in self._own_parameters():
+            yield prefix + key, p
+        for name, child in self.named_children():
+            yield from child.named_parameters(prefix + name + ".")
+
+    def state_dict(self):
+        """{key: a float array of that parameter's numbers}, with PyTorch's keys for the same model:
+
+            Sequential(Conv2d(1, 8, 3), ReLU(), MaxPool2d(2), Flatten(), Linear(72, 10)).state_dict()
+            -> {"0.weight": (8, 1, 3, 3), "0.bias": (8,), "4.weight": (10, 72), "4.bias": (10,)}
+
+        Each array is a copy, so training on afterwards leaves it as it was. The same keys on
+        either engine: a grid of Values gives its numbers (float64), a Tensor its data's dtype.
+        """
+        return {key: np.array(parameter_data(p), copy=True) for key, p in self.named_parameters()}
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Set every parameter's numbers from state_dict, in place, as PyTorch's load_state_dict.
+
+        Each parameter keeps its engine, its dtype and its identity (an optimizer made before
+        still updates it; a grid's Values keep their names, only their .data changes). The
+        values may be numpy arrays, numbers, Tensors or torch tensors.
+
+        Strict, as PyTorch: a key the model lacks, a parameter the dict lacks, or numbers of
+        the wrong shape are one StateDictError (a ValueError, and a RuntimeError as PyTorch's)
+        naming every one of them, and nothing is changed. strict=False lets missing and
+        unexpected keys pass (shapes must still match). Returns (missing_keys, unexpected_keys).
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict takes a dict of key -> array, got {type(state_dict).__name__}")
+        params = list(self.named_parameters())
+        keys = {key for key, _ in params}
+        missing = [key for key, _ in params if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in keys]
+        problems, updates = [], []
+        for key, p in params:
+            if key not in state_dict:
+                continue
+            numbers = _as_numbers(state_dict[key])
+            shape = np.shape(parameter_data(p))
+            if numbers is None:
+                problems.append(f"{key}: expected real numbers, got {type(state_dict[key]).__name__}"
+                                + (f" of dtype {np.asarray(state_dict[key]).dtype}"
+                                   if hasattr(state_dict[key], "dtype") else ""))
+            elif numbers.shape != shape:
+                problems.append(f"size mismatch for {key}: the dict has shape {numbers.shape}, "
+                                f"the model's parameter has shape {shape}")
+            else:
+                updates.append((p, numbers))
+        if strict:
+            problems = ([f"missing key(s): {', '.join(map(repr, missing))}"] if missing else []) \
+                + ([f"unexpected key(s): {', '.join(map(repr, unexpected))}"] if unexpected else []) + problems
+        if problems:
+            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
+                                 + "\n  ".join(problems)
+                                 + f"\n(the model's keys: {', '.join(k for k, _ in params) or 'none'})")
+        for p, numbers in updates:
+            _set_numbers(p, numbers)
+        return LoadResult(missing, unexpected)
+
+    def float(self):
+        """Every Tensor parameter (and its gradient) as float32, in place, as PyTorch; returns self."""
+        return self._cast(np.float32)
+
+    def double(self):
+        """Every Tensor parameter (and its gradient) as float64, in place, as PyTorch; returns self."""
+        return self._cast(np.float64)
+
+    def _cast(self, dtype):
+        params = self.parameters()
+        if dtype != np.float64 and any(engine_of(p) == "scalar" for p in params):
+            raise ValueError("Values hold Python floats (float64), so a model on the scalar engine has no "
+                             "float32; move it first: model.to('tensor').float()")
+        for p in params:
+            if engine_of(p) == "tensor" and p.data.dtype != dtype:
+                p.data = p.data.astype(dtype)
+                if p.grad is not None:
+                    p.grad = p.grad.astype(dtype)
+        return self
 
 
 def _zero_grad(p):
@@ -251,6 +348,51 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self.layers)
 
+    def named_children(self):
+        """The layers named by position, "0", "1", ..., as in PyTorch's Sequential."""
+        return ((str(i), layer) for i, layer in enumerate(self.layers))
+
     def __repr__(self):
         inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)"
+
+
+# ---- state dicts ------------------------------------------------------------------------------
+
+class StateDictError(ValueError, RuntimeError):
+    """A state_dict that does not fit the model: a ValueError, as bad input is here, and a
+    RuntimeError, as PyTorch's load_state_dict raises."""
+
+
+LoadResult = namedtuple("LoadResult", ["missing_keys", "unexpected_keys"])
+
+
+def _as_numbers(x):
+    """x (an array, a number, a Tensor, a grid of Values, a torch tensor) as a float64 array,
+    or None if it holds anything but real numbers."""
+    if hasattr(x, "detach") and hasattr(x, "requires_grad"):  # a Tensor, ours or PyTorch's (or a torch Parameter)
+        x = x.detach()
+        x = x.cpu().numpy() if hasattr(x, "cpu") else x.numpy()
+    elif isinstance(x, np.ndarray) and x.dtype == object:
+        try:
+            return grid_data(x)
+        except (AttributeError, TypeError):
+            return None
+    try:
+        array = np.asarray(x)
+    except (TypeError, ValueError):
+        return None
+    if array.dtype.kind not in "biuf":
+        return None
+    return array
+
+
+def _set_numbers(p, numbers):
+    """p's numbers replaced by `numbers` (of p's shape), keeping p itself, its engine and its dtype."""
+    if isinstance(p, Value):
+        p.data = float(numbers)
+    elif isinstance(p, np.ndarray):
+        for v, x in zip(p.flat, numbers.flat):
+            v.data = float(x)
+    else:
+        p.data[...] = numbers  # cast to the parameter's dtype, in place, as PyTorch's copy_

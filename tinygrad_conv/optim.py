@@ -55,13 +55,24 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """W <- W - lr * v, with v = momentum * v + g (v = g on the first step) and g = dL/dW + weight_decay * W."""
+    """W <- W - lr * v, with g = dL/dW + weight_decay * W and, with momentum, PyTorch's rule
 
-    def __init__(self, params, lr=0.01, momentum=0.0, weight_decay=0.0):
+        v = g on the first step,  v <- momentum * v + (1 - dampening) * g  after it;
+
+    nesterov=True steps along g + momentum * v instead of v (it needs momentum and no dampening).
+    """
+
+    def __init__(self, params, lr=0.01, momentum=0.0, weight_decay=0.0, dampening=0.0, nesterov=False):
         super().__init__(params, lr)
         if momentum < 0 or weight_decay < 0:
             raise ValueError(f"momentum and weight_decay must be >= 0, got {momentum!r} and {weight_decay!r}")
+        if not 0 <= dampening <= 1:
+            raise ValueError(f"dampening must be in [0, 1], got {dampening!r}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(f"nesterov needs a momentum > 0 and no dampening, got momentum={momentum!r} and "
+                             f"dampening={dampening!r}")
         self.momentum, self.weight_decay = momentum, weight_decay
+        self.dampening, self.nesterov = dampening, nesterov
         self.velocity = [None] * len(self.params)
 
     def _update(self, i, x, g):
@@ -69,7 +80,8 @@ class SGD(Optimizer):
             g = g + self.weight_decay * x
         if self.momentum:
             v = self.velocity[i]
-            g = self.velocity[i] = g.copy() if v is None else self.momentum * v + g
+            v = self.velocity[i] = g.copy() if v is None else self.momentum * v + (1 - self.dampening) * g
+            g = g + self.momentum * v if self.nesterov else v
         return self.lr * g
 
 

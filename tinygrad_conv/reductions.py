@@ -50,11 +50,11 @@ def reduce(x, axes, ufunc):
     return np.asarray(ufunc.reduce(x, axis=axes))
 
 
-def argmax(x, axes):
+def argmax(x, axes, last_nan=False):
     """(the max over axes, which reduced position holds it): the first, in C order, on ties.
 
-    A nan counts as larger than every number (the max is nan, and its gradient goes to the first
-    nan, as in PyTorch).
+    A nan counts as larger than every number: the max is nan, and its gradient goes to the first
+    nan (as torch.max), or to the last with last_nan=True (as PyTorch's CPU max_pool2d).
     """
     if few(x.shape, axes):  # a running maximum over the window's positions, in C order
         best = winner = None
@@ -75,6 +75,10 @@ def argmax(x, axes):
     rows = reshape(x.transpose(kept_axes + list(axes)),
                     tuple(x.shape[i] for i in kept_axes) + (reduced_count(x.shape, axes),))
     winner = rows.argmax(axis=-1)  # numpy's argmax, like max, stops at the first nan
+    if last_nan:
+        nans = np.isnan(rows)
+        last = rows.shape[-1] - 1 - nans[..., ::-1].argmax(axis=-1)  # the first nan from the end
+        winner = np.where(nans.any(axis=-1), last, winner)
     return np.take_along_axis(rows, winner[..., None], axis=-1)[..., 0], winner
 
 

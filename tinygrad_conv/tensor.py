@@ -169,19 +169,20 @@ class Tensor:
             if n == 2.0:  # the common square, without a general power in its VJP
                 return _result(x * x, (a,), "**2", lambda g: (g * (2.0 * x),))
             out = x ** x.dtype.type(n)
-            return _result(out, (a,), f"**{n:g}",
-                           lambda g: (g * (n * x ** x.dtype.type(n - 1.0)) if n != 0.0 else g * 0.0,))
+            return _result(out, (a,), f"**{n:g}",  # (x**0 is constant: no path back, even for an inf g)
+                           lambda g: (g * (n * x ** x.dtype.type(n - 1.0)) if n != 0.0 else np.zeros_like(g),))
         b = _lift(other, self)
         y = b.data
         out = _broadcast_op(np.power, a, b, "**")
 
         def vjp(g):
             with np.errstate(divide="ignore", invalid="ignore"):
-                d_base = np.where(y == 0.0, 0.0, y * x ** (y - 1.0)).astype(out.dtype, copy=False)
+                # where b == 0, a**b is constant in a: no path back, even for an inf g (as PyTorch masks it)
+                grad_base = np.where(y == 0.0, 0.0, g * (y * x ** (y - 1.0))).astype(out.dtype, copy=False)
                 # a**b * log(a) is undefined for a <= 0; at a == 0 the limit is 0, as the scalar engine takes it
                 d_exponent = np.where(x > 0.0, out * np.log(np.where(x > 0.0, x, 1.0)),
                                       np.where(x == 0.0, 0.0, np.nan)).astype(out.dtype, copy=False)
-            return g * d_base, g * d_exponent
+            return grad_base, g * d_exponent
         return _result(out, (a, b), "**", vjp)
 
     def __neg__(self):  # d(-a)/da = -1
@@ -292,26 +293,26 @@ class Tensor:
         return _result(out.reshape(kept) if keepdims else out, (self,), "mean",
                        lambda g: (np.broadcast_to(g.reshape(kept) / g.dtype.type(count), shape),))
 
-    def max(self, axis=None, keepdims=False):
+    def max(self, axis=None, keepdims=False, last_nan=False):
         """The largest element over `axis`; its gradient goes to the FIRST maximal element only.
 
         "First" is in C order of the reduced axes: PyTorch's rule for ties in
         max pooling, and `Value.max`'s.  VJP: g to that one element, 0 elsewhere.
+        A nan is the largest; of several nans the first wins (torch.max), or the
+        last with last_nan=True (PyTorch's CPU max_pool2d; functional.max_pool2d).
         """
         axes = _axes(axis, self.shape, "max")
         shape, x = self.shape, self.data
         if any(shape[i] == 0 for i in axes):
             raise ValueError(f"max over an empty axis of a Tensor of shape {shape}")
-        out, winner = reductions.argmax(x, axes)  # winner: which reduced position won, 0 .. R-1 in C order
+        out, winner = reductions.argmax(x, axes, last_nan)  # winner: which position won, 0 .. R-1
         kept = _keepdims_shape(shape, axes)
         winner_count = math.prod([shape[i] for i in axes])
 
         def vjp(g):
             # g to the winner of each reduction, as one (R, kept...) stack: reduced positions outermost
             positions = np.arange(winner_count, dtype=winner.dtype).reshape((-1,) + (1,) * winner.ndim)
-            # (a product, not np.where, which is several times slower; only an inf or nan in g
-            # would notice the difference, as inf * 0 is nan)
-            stack = (positions == winner) * g.reshape(winner.shape)
+            stack = _masked(g.reshape(winner.shape), positions == winner)
             return (reductions.unstack(stack, shape, axes),)
         return _result(out.reshape(kept) if keepdims else out, (self,), "max", vjp)
 
@@ -371,7 +372,7 @@ class Tensor:
 
     def relu(self):  # d relu(a)/da = 0 if a <= 0 else 1 (a nan passes through, as in PyTorch)
         out = np.maximum(self.data, 0.0, dtype=self.data.dtype)  # (maximum keeps a nan: out != 0 there)
-        return _result(out, (self,), "relu", lambda g: (g * (out != 0.0),))
+        return _result(out, (self,), "relu", lambda g: (_masked(g, out != 0.0),))
 
     # ---- movement: the numbers stay, only their places change ----------------------
 
@@ -562,6 +563,21 @@ def _leaf(data, requires_grad=False):
     t = _new_tensor(Tensor)
     _start(t, data, requires_grad)
     return t
+
+
+def _masked(g, mask):
+    """g where mask is True, 0 elsewhere (broadcast together): the VJP of an input that may have no
+    path to the result (a dead relu's, a losing max input's). Those get 0 even where g is inf or
+    nan, as in PyTorch, which a plain g * mask would turn into 0 * inf = nan.
+
+    g * mask first, as it is several times faster than np.where; its sum is finite unless g
+    holds an inf or a nan (or the sum overflows), and only then is it done again with np.where.
+    """
+    with np.errstate(invalid="ignore"):  # (0 * inf: replaced below)
+        product = g * mask
+    if not np.isfinite(product.sum()):
+        product = np.where(mask, g, g.dtype.type(0))
+    return product
 
 
 def _result(data, inputs, op, vjp):

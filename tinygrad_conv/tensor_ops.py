@@ -70,8 +70,8 @@ def reduce_mean(x, axis=None):
     return x.mean(axis)
 
 
-def reduce_max(x, axis=None):
-    return x.max(axis)
+def reduce_max(x, axis=None, last_nan=False):
+    return x.max(axis, last_nan=last_nan)
 
 
 def log_softmax(x, axis=-1):

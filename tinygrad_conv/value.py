@@ -12,6 +12,11 @@ and applies the chain rule
 
     input.grad += local_derivative * result.grad
 
+One exception, as in PyTorch: an input that does not reach the result at
+all (a dead relu's input, a losing max input, the base of x**0) has the
+local derivative NO_PATH, a zero that passes nothing back. Every other
+derivative multiplies, even a zero by an inf (giving nan, as PyTorch does).
+
 A convolution built from `*` and `Value.sum` therefore gets its filter
 gradients from this one loop; there is no conv-specific backward anywhere.
 
@@ -22,6 +27,23 @@ another of derivatives, keeps a product node at 168 bytes.
 """
 import math
 import numbers
+
+
+class _NoPath(float):
+    """A local derivative of 0 that marks an input with no path to the result.
+
+    It reads and computes as 0.0. backward() skips it instead of multiplying, so an infinite
+    gradient upstream gives 0 here rather than 0 * inf = nan: PyTorch masks these inputs
+    (relu, max, x**0) the same way, while a derivative that merely happens to be 0 (d(a*b)/da
+    when b = 0) multiplies, in PyTorch and here.
+    """
+    __slots__ = ()
+
+    def __repr__(self):
+        return "0.0"
+
+
+NO_PATH = _NoPath(0.0)
 
 
 def _check_number(x, what):
@@ -132,7 +154,7 @@ class Value:
 
     def relu(self):  # d relu(a)/da = 0 if a <= 0 else 1 (a nan passes through, as in PyTorch)
         a = self.data
-        return _node(0.0 if a <= 0.0 else a, "relu", (self, 0.0 if a <= 0.0 else 1.0))
+        return _node(0.0 if a <= 0.0 else a, "relu", (self, NO_PATH if a <= 0.0 else 1.0))  # dead: no path
 
     def tanh(self):  # d tanh(a)/da = 1 - tanh(a)**2
         t = math.tanh(self.data)
@@ -176,12 +198,14 @@ class Value:
         return _node(total, "+", tuple(edges))
 
     @staticmethod
-    def max(values):
+    def max(values, last_nan=False):
         """One n-ary max node: the gradient goes to the first maximal input only.
 
-        d max(v1..vn)/dvi = 1 for the first i with vi == max, 0 for the rest
-        (PyTorch's rule for ties in max pooling). A nan counts as the largest:
-        the max is nan and the first nan gets the gradient, as in PyTorch.
+        d max(v1..vn)/dvi = 1 for the first i with vi == max, 0 (NO_PATH) for the
+        rest (PyTorch's rule for ties in max pooling). A nan counts as the
+        largest: the max is nan and the first nan gets the gradient, as
+        torch.max does; with last_nan=True the last nan gets it, as PyTorch's
+        CPU max_pool2d does (functional.max_pool2d asks for that).
         """
         terms = [v if type(v) is Value else _constant(v) for v in values]
         if not terms:
@@ -189,9 +213,9 @@ class Value:
         best, largest = 0, terms[0].data
         for i in range(1, len(terms)):
             x = terms[i].data
-            if x > largest or (math.isnan(x) and not math.isnan(largest)):  # a nan wins, as in PyTorch
+            if x > largest or (math.isnan(x) and (last_nan or not math.isnan(largest))):  # a nan wins
                 best, largest = i, x
-        edges = [0.0] * (2 * len(terms))
+        edges = [NO_PATH] * (2 * len(terms))  # the losers do not reach the max
         edges[0::2] = terms
         edges[2 * best + 1] = 1.0
         return _node(terms[best].data, "max", tuple(edges))
@@ -210,11 +234,11 @@ class Value:
             node.grad = 0.0
         self.grad += 1.0
         for node in reversed(order):
-            g = node.grad
-            if g == 0.0:  # nothing flows back through here (a dead relu, a losing max input)
-                continue
+            g = node.grad  # (even a 0 multiplies: 0 * an infinite slope is nan, as in PyTorch)
             edges = iter(node._edges)
             for child, local in zip(edges, edges):  # (input, local derivative) pairs
+                if local is NO_PATH:  # a dead relu's input, a losing max input: nothing flows back
+                    continue
                 if local == 1.0 and not child.grad:
                     child.grad = g  # 0 + 1 * g is g itself: share its float rather than make a new one
                 else:
@@ -283,9 +307,12 @@ def _is_array(x):
 
 
 def _power_slope(a, n):
-    """n * a**(n-1), the slope of x**n at a; infinite at 0 for 0 < n < 1 (as PyTorch's sqrt)."""
+    """n * a**(n-1), the slope of x**n at a; infinite at 0 for 0 < n < 1 (as PyTorch's sqrt).
+
+    x**0 is the constant 1, so its base has no path to the result (NO_PATH, as PyTorch masks it).
+    """
     if n == 0.0:
-        return 0.0
+        return NO_PATH
     if a == 0.0:
         return 0.0 if n > 1.0 else (1.0 if n == 1.0 else math.inf)
     return n * _power(a, n - 1.0)

@@ -26,6 +26,8 @@ IDX_TYPES = {
     0x0E: (np.dtype(">f8"), "float64"),
 }
 GZIP_MAGIC = b"\x1f\x8b"
+# numpy's limit on an array's dimensions (64 since numpy 2.0, 32 before)
+MAX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32
 
 
 def _type_list():
@@ -37,48 +39,110 @@ def read_idx(path):
 
     Raises FileNotFoundError if there is no such file, and ValueError naming
     the file, what was expected and what was found if it is not a valid IDX
-    file: a bad magic number, an unknown type code, no dimensions, or data
-    that is shorter or longer than the dimensions say.
+    file: a directory, a bad magic number, an unknown type code, no (or more
+    than numpy's 64) dimensions, or data shorter or longer than the
+    dimensions say.
+
+    The file is read as a stream: the header first, then at most the bytes it
+    promises and one more (and a little beyond, only to count trailing
+    bytes). So a small gzip that inflates to gigabytes, or /dev/zero, is an
+    error after a few bytes, never a gigabyte allocation.
     """
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(f"{path}: starts like a gzip file (bytes 1f 8b) but cannot be decompressed: "
-                             f"{err}") from None
-        where = f"{path} (after gunzip)"
-    else:
-        where = str(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, not an IDX file")
+    with open(path, "rb") as file:
+        compressed = file.read(2) == GZIP_MAGIC
+        file.seek(0)
+        if not compressed:
+            return _parse(_Stream(file, str(path)))
+        with gzip.GzipFile(fileobj=file) as unzipped:
+            return _parse(_Stream(unzipped, f"{path} (after gunzip)", gzip_path=path))
 
-    if len(raw) < 4:
+
+class _Stream:
+    """Reads from a file in bounded chunks; a gzip stream that breaks becomes a ValueError naming the file."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, file, where, gzip_path=None):
+        self.file, self.where, self.gzip_path = file, where, gzip_path
+
+    def read(self, n):
+        """Up to n bytes (fewer only at the end of the file), read a chunk at a time: a header
+        that promises more than the file holds costs only what the file really holds."""
+        chunks, left = [], n
+        while left > 0:
+            chunk = self._read(min(left, self.CHUNK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def count_rest(self, limit):
+        """How many bytes are left (reading and dropping them), stopping once more than `limit`."""
+        count = 0
+        while count <= limit:
+            chunk = self._read(self.CHUNK)
+            if not chunk:
+                break
+            count += len(chunk)
+        return count
+
+    def _read(self, n):
+        if self.gzip_path is None:
+            return self.file.read(n)
+        try:
+            return self.file.read(n)
+        except (OSError, EOFError, zlib.error) as err:
+            raise ValueError(f"{self.gzip_path}: starts like a gzip file (bytes 1f 8b) but cannot be "
+                             f"decompressed: {err}") from None
+
+
+# Trailing bytes are counted up to this many beyond the data, for the message; more is "more than".
+COUNT_TRAILING = 1 << 20
+
+
+def _parse(stream):
+    where = stream.where
+    magic = stream.read(4)
+    if len(magic) < 4:
         raise ValueError(f"{where}: expected a 4-byte IDX magic number (00 00 <type> <ndim>), but the file has "
-                         f"only {len(raw)} byte(s)")
-    if raw[0] != 0 or raw[1] != 0:
+                         f"only {len(magic)} byte(s)")
+    if magic[0] != 0 or magic[1] != 0:
         raise ValueError(f"{where}: not an IDX file: expected the magic number to start with bytes 00 00, found "
-                         f"{raw[0]:02x} {raw[1]:02x} (first 4 bytes: {raw[:4].hex(' ')})")
-    code, ndim = raw[2], raw[3]
+                         f"{magic[0]:02x} {magic[1]:02x} (first 4 bytes: {magic.hex(' ')})")
+    code, ndim = magic[2], magic[3]
     if code not in IDX_TYPES:
         raise ValueError(f"{where}: unknown IDX data type code 0x{code:02X} (third byte); expected one of "
                          f"{_type_list()}")
     if ndim == 0:
         raise ValueError(f"{where}: the IDX header says 0 dimensions (fourth byte); expected at least 1")
+    if ndim > MAX_DIMS:
+        raise ValueError(f"{where}: the IDX header says {ndim} dimensions (fourth byte); numpy arrays have "
+                         f"at most {MAX_DIMS}")
     dtype, type_name = IDX_TYPES[code]
 
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise ValueError(f"{where}: the header promises {ndim} dimension size(s) ({4 * ndim} bytes after the "
-                         f"magic number), but the file ends after {len(raw) - 4} of those bytes")
-    shape = tuple(int(n) for n in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+                         f"magic number), but the file ends after {len(sizes)} of those bytes")
+    shape = tuple(int(n) for n in np.frombuffer(sizes, dtype=">u4"))
     count = 1
     for n in shape:
         count *= n
     expected = count * dtype.itemsize
-    found = len(raw) - header
-    if found != expected:
-        problem = "too short" if found < expected else "has trailing bytes"
-        raise ValueError(f"{where}: data {problem}: shape {shape} of {type_name} needs exactly {expected} bytes "
+    data = stream.read(expected + 1)  # one byte more than promised tells trailing bytes apart
+    found = len(data)
+    if found < expected:
+        raise ValueError(f"{where}: data too short: shape {shape} of {type_name} needs exactly {expected} bytes "
                          f"after the {header}-byte header, found {found}")
-    array = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(shape)
+    if found > expected:
+        rest = stream.count_rest(COUNT_TRAILING)
+        found_text = f"{found + rest}" if rest <= COUNT_TRAILING else f"more than {expected + COUNT_TRAILING}"
+        raise ValueError(f"{where}: data has trailing bytes: shape {shape} of {type_name} needs exactly "
+                         f"{expected} bytes after the {header}-byte header, found {found_text}")
+    array = np.frombuffer(data, dtype=dtype, count=count).reshape(shape)
     return array.astype(dtype.newbyteorder("="))  # a writable copy in the machine's byte order

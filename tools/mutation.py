@@ -1,0 +1,117 @@
+"""Mutation testing of the engine core with mutmut: do the tests notice a one-token bug?
+
+    python tools/mutation.py                             # the engine core on its fast tests
+    python tools/mutation.py tinygrad_conv/optim.py      # one file (its tests are picked below)
+    python tools/mutation.py --children 1 --keep /tmp/m  # fewer processes; keep the copy to inspect
+
+mutmut (PyPI, 3.x) changes one token at a time (`<=` to `<`, `+=` to `=`, a
+constant, a string) and runs the tests that reach the changed function; a
+mutant the tests let through ("survived") is a bug they would miss. This
+script runs it in a throwaway copy of the repository, so no mutmut setting or
+`mutants/` folder lands here, then prints the score per file and the
+surviving mutants. In the copy, `mutmut show <name>` shows one and
+`mutmut browse` walks them.
+
+notes/MUTATION.md records the last score and which survivors were killed by
+new tests and which are equivalent (no test can tell them apart).
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# each core file, and the fast tests that exercise it. (Kept to the quick files: every mutant runs
+# the listed tests that reach its function, and on two shared cores the heavier parity files made a
+# run of all five take hours.)
+CORE = {
+    "tinygrad_conv/value.py": ["test_value.py", "test_value_edges.py", "test_hand_worked.py",
+                               "test_audit_defects.py", "test_errors.py"],
+    "tinygrad_conv/windows.py": ["test_windows_adjoint.py", "test_errors.py"],
+    "tinygrad_conv/grid_ops.py": ["test_functional_torch.py", "test_errors.py", "test_audit_defects.py"],
+    "tinygrad_conv/functional.py": ["test_tensor_parity.py", "test_errors.py", "test_audit_defects.py"],
+    "tinygrad_conv/optim.py": ["test_hand_worked.py", "test_nn_optim.py"],
+}
+
+
+def copy_repository(to):
+    """The files git tracks (and the bundled data, stored with them), copied to `to`."""
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        source = ROOT / name
+        if source.is_file():
+            target = to / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def configure(copy, files):
+    tests = sorted({f"tests/{t}" for f in files for t in CORE.get(f, [])})
+    settings = ["", "[mutmut]", "source_paths = tinygrad_conv", "also_copy =", "    viz", "    demos",
+                "only_mutate ="] + [f"    {f}" for f in files] + ["pytest_add_cli_args_test_selection ="] \
+        + [f"    {t}" for t in tests]
+    with open(copy / "setup.cfg", "a") as f:
+        f.write("\n".join(settings) + "\n")
+    return tests
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="*", default=list(CORE), help="files to mutate (default: the engine core)")
+    parser.add_argument("--children", type=int, default=2, help="test processes at once (default 2)")
+    parser.add_argument("--keep", help="make the copy here and keep it (default: a temporary folder, removed)")
+    args = parser.parse_args(argv)
+    unknown = [f for f in args.files if f not in CORE]
+    if unknown:
+        parser.error(f"no tests are listed for {unknown}; add them to CORE in {Path(__file__).name}")
+    if shutil.which("mutmut") is None:
+        parser.error("mutmut is not installed: pip install mutmut")
+
+    copy = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="mutation-"))
+    if args.keep and copy.exists():
+        shutil.rmtree(copy)
+    copy.mkdir(parents=True, exist_ok=True)
+    try:
+        copy_repository(copy)
+        tests = configure(copy, args.files)
+        print(f"mutating {', '.join(args.files)}\ntests: {', '.join(tests)}\nin {copy}", flush=True)
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HYPOTHESIS_PROFILE="mutation")
+        subprocess.run(["mutmut", "run", "--max-children", str(args.children)], cwd=copy, env=env,
+                       stdout=subprocess.DEVNULL, check=False)
+        results = subprocess.run(["mutmut", "results", "--all", "true"], cwd=copy, env=env, capture_output=True,
+                                 text=True).stdout
+        report(results)
+    finally:
+        if not args.keep:
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def report(results):
+    """Killed / total per file, then every survivor by name."""
+    outcomes = re.findall(r"^\s*(tinygrad_conv\.\w+)\.(\S+): (.+)$", results, flags=re.M)
+    by_file = Counter()
+    killed = Counter()
+    survivors = []
+    for module, mutant, outcome in outcomes:
+        by_file[module] += 1
+        if outcome.strip() in ("killed", "timeout"):  # a mutant that hangs the tests is caught too
+            killed[module] += 1
+        elif outcome.strip() in ("survived", "no tests"):
+            survivors.append(f"{module}.{mutant}: {outcome.strip()}")
+    for module in sorted(by_file):
+        print(f"{module}: {killed[module]} of {by_file[module]} mutants killed "
+              f"({100 * killed[module] / by_file[module]:.0f}%)")
+    total, dead = sum(by_file.values()), sum(killed.values())
+    if total:
+        print(f"all: {dead} of {total} killed ({100 * dead / total:.1f}%)")
+    print("\n".join(["survivors:"] + survivors) if survivors else "no survivors")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
