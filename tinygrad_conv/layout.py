@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from . import buffers
 from .windows import copy_rows
 
 
@@ -110,13 +111,13 @@ def empty_rows(rows, row_length, dtype):
     """
     dtype = np.dtype(dtype)
     if (row_length * dtype.itemsize) % 4096 or rows < 16:
-        return np.empty((rows, row_length), dtype=dtype)
-    return np.empty((rows, row_length + 64 // dtype.itemsize), dtype=dtype)[:, :row_length]
+        return buffers.empty((rows, row_length), dtype)
+    return buffers.empty((rows, row_length + 64 // dtype.itemsize), dtype)[:, :row_length]
 
 
 def product(a, b):
     """a @ b (numpy's matmul), its rows laid out by empty_rows."""
-    if a.ndim < 2 or b.ndim < 2 or a.shape[-2] < 16 or (b.shape[-1] * max(a.itemsize, b.itemsize)) % 4096:
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-2] * b.shape[-1] * a.itemsize < buffers.SMALLEST_BYTES:
         return a @ b  # (checked first: most products are small, and this one is on their path)
     shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
     out = empty_rows(math.prod(shape[:-1]), shape[-1], np.result_type(a.dtype, b.dtype))
@@ -131,4 +132,11 @@ def blas_ready(m):
     (rows, cols), (rs, cs), item = m.shape[-2:], m.strides[-2:], m.itemsize
     if (cs == item or cols == 1) and rs >= cols * item or (rs == item or rows == 1) and cs >= rows * item:
         return m
-    return np.ascontiguousarray(m)
+    return contiguous_copy(m)
+
+
+def contiguous_copy(m):
+    """A C-ordered copy of m (np.ascontiguousarray's, always a copy), in a cached buffer."""
+    copy = buffers.empty(m.shape, m.dtype)
+    copy_rows(copy, m)
+    return copy

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from . import buffers
 from .layout import inverse, reshape
 
 
@@ -31,13 +32,17 @@ def positions(shape, axes):
         yield tuple(index)
 
 
-def _order(x, axes):
-    """The memory order for a reduction's result: C order, unless x's innermost kept axis is not its
-    last (the output of a conv whose batch lies innermost, see functional.conv2d). Then "K", laid
+def _copy(x, axes, index):
+    """x[index] copied into a new (cached) array: in C order, unless x's innermost kept axis is not
+    its last (the output of a conv whose batch lies innermost, see tensor_ops.conv_rows). Then laid
     out as x is: each whole-array step below would otherwise transpose as it goes."""
     kept = [i for i in range(x.ndim) if i not in axes and x.shape[i] > 1]
     innermost = min(kept, key=lambda i: abs(x.strides[i]), default=None)
-    return "C" if innermost is None or innermost == kept[-1] else "K"
+    part = x[index]
+    copy = buffers.empty(part.shape, x.dtype) if innermost is None or innermost == kept[-1] \
+        else buffers.empty_like(part)
+    np.copyto(copy, part)
+    return copy
 
 
 def reduce(x, axes, ufunc):
@@ -45,7 +50,7 @@ def reduce(x, axes, ufunc):
     if few(x.shape, axes):
         total = None
         for index in positions(x.shape, axes):
-            total = x[index].copy(order=_order(x, axes)) if total is None else ufunc(total, x[index], out=total)
+            total = _copy(x, axes, index) if total is None else ufunc(total, x[index], out=total)
         return total
     return np.asarray(ufunc.reduce(x, axis=axes))
 
@@ -61,12 +66,15 @@ def argmax(x, axes):
         for k, index in enumerate(positions(x.shape, axes)):
             v = x[index]
             if best is None:
-                best = v.copy(order=_order(x, axes))
-                winner = np.zeros_like(best, dtype=np.uint8)  # (laid out as best is)
+                best = _copy(x, axes, index)
+                winner = buffers.empty_like(best, np.uint8)  # (laid out as best is)
+                winner.fill(0)
+                better = buffers.empty_like(best, bool)
             else:
-                better = v > best  # strictly: on a tie the earlier position keeps its win
+                np.greater(v, best, out=better)  # strictly: on a tie the earlier position keeps its win
                 np.maximum(best, v, out=best)
-                np.maximum(winner, better * np.uint8(k), out=winner)  # k only grows: the last improvement wins
+                k_or_0 = np.multiply(better.view(np.uint8), np.uint8(k), out=better.view(np.uint8))
+                np.maximum(winner, k_or_0, out=winner)  # k only grows: the last improvement wins
         if not np.isnan(best.max()):  # (max is nan if any number is: one pass, no temporary)
             return best, winner
         # v > nan is never true, so the winners of windows holding a nan are wrong: find them all anew

@@ -35,7 +35,7 @@ import numbers
 
 import numpy as np
 
-from . import layout, reductions
+from . import buffers, layout, reductions
 from .windows import add_windows_back, as_pair, copy_rows, output_size, sliding_windows
 
 _grad_enabled = True  # switched off inside `with no_grad():`
@@ -64,7 +64,9 @@ def _as_array(data):
     except ValueError as e:  # ragged nested lists
         raise ValueError(f"Tensor data must be a rectangular array of numbers: {e}") from None
     if array.dtype == np.float32:
-        return np.array(array, dtype=np.float32)  # a copy, so the Tensor owns its numbers
+        copy = buffers.empty(array.shape, np.float32)  # a copy, so the Tensor owns its numbers
+        np.copyto(copy, array)
+        return copy
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) \
             or np.iscomplexobj(array):
         raise TypeError(f"Tensor data must be real numbers, got an array of dtype {array.dtype} "
@@ -241,7 +243,8 @@ class Tensor:
             out = layout.product(x2, y2).reshape(batch + (m, p))
 
             def vjp(g):
-                g2 = np.ascontiguousarray(g).reshape(rows, p)  # BLAS needs real strides (g may be broadcast)
+                # BLAS needs real strides (g may be broadcast)
+                g2 = (g if g.flags.c_contiguous else layout.contiguous_copy(g)).reshape(rows, p)
                 return (layout.product(g2, y2.T).reshape(x.shape) if need_a else None,
                         layout.product(x2.T, g2).reshape(y.shape) if need_b else None)
             return _result(out, (a, b), "@", vjp)
@@ -311,7 +314,9 @@ class Tensor:
             positions = np.arange(winner_count, dtype=winner.dtype).reshape((-1,) + (1,) * winner.ndim)
             # (a product, not np.where, which is several times slower; only an inf or nan in g
             # would notice the difference, as inf * 0 is nan)
-            stack = (positions == winner) * g.reshape(winner.shape)
+            stack = buffers.empty(positions.shape[:1] + winner.shape, g.dtype)
+            np.multiply(np.equal(positions, winner, out=buffers.empty(stack.shape, bool)), g.reshape(winner.shape),
+                        out=stack)
             return (reductions.unstack(stack, shape, axes),)
         return _result(out.reshape(kept) if keepdims else out, (self,), "max", vjp)
 
@@ -370,8 +375,9 @@ class Tensor:
         return _result(s, (self,), "sigmoid", lambda g: (g * (s * (1.0 - s)),))
 
     def relu(self):  # d relu(a)/da = 0 if a <= 0 else 1 (a nan passes through, as in PyTorch)
-        out = np.maximum(self.data, 0.0, dtype=self.data.dtype)  # (maximum keeps a nan: out != 0 there)
-        return _result(out, (self,), "relu", lambda g: (g * (out != 0.0),))
+        out = np.maximum(self.data, 0.0, out=buffers.empty_like(self.data))  # (maximum keeps a nan: out != 0 there)
+        return _result(out, (self,), "relu",
+                       lambda g: (np.multiply(g, out != 0.0, out=buffers.empty_like(out, g.dtype)),))
 
     # ---- movement: the numbers stay, only their places change ----------------------
 
@@ -410,7 +416,7 @@ class Tensor:
         """
         if self.data.flags.c_contiguous:
             return self
-        return _result(np.ascontiguousarray(self.data), (self,), "contiguous", lambda g: (g,))
+        return _result(layout.contiguous_copy(self.data), (self,), "contiguous", lambda g: (g,))
 
     def __getitem__(self, index):
         """Indexing and slicing as numpy, including integer-array (fancy) indexing.
@@ -428,7 +434,7 @@ class Tensor:
         basic = _is_basic(index)
 
         def vjp(g):
-            grad = np.zeros(shape, dtype=g.dtype)
+            grad = buffers.zeros(shape, g.dtype)
             if basic:  # slices and ints never pick an element twice
                 grad[index] = g
             else:
@@ -446,7 +452,8 @@ class Tensor:
             return self
         inner = tuple(slice(before, before + n) for n, (before, _) in zip(self.shape, pads))
         shape = tuple(n + before + after for n, (before, after) in zip(self.shape, pads))
-        out = np.zeros(shape, dtype=self.dtype) if value == 0 else np.full(shape, value, dtype=self.dtype)
+        out = buffers.empty(shape, self.dtype)
+        out.fill(value)
         copy_rows(out[inner], self.data)
         return _result(out, (self,), "pad", lambda g: (g[inner],))
 
@@ -508,7 +515,7 @@ class Tensor:
                     handed_out.add(id(g))
                 else:
                     # a copy laid out in memory as g is (numpy's order "K"): a copy along g's runs
-                    node.grad = np.empty_like(g, dtype=node.data.dtype)
+                    node.grad = buffers.empty_like(g, node.data.dtype)
                     copy_rows(node.grad, g)
                 continue
             if node._retain:
@@ -521,7 +528,8 @@ class Tensor:
                 if child_grad.dtype != child.data.dtype:
                     child_grad = child_grad.astype(child.data.dtype)
                 earlier = grads.get(child)
-                grads[child] = child_grad if earlier is None else earlier + child_grad
+                grads[child] = child_grad if earlier is None else \
+                    np.add(earlier, child_grad, out=buffers.empty_like(earlier))
 
     def _topological_order(self):
         """Every Tensor needing a gradient that self depends on, each after its inputs (iterative DFS)."""
@@ -594,8 +602,14 @@ def _lift(x, like):
 
 def _broadcast_op(ufunc, a, b, symbol):
     """ufunc(a, b) with numpy broadcasting; a mismatch names both shapes."""
+    x, y = a.data, b.data
     try:
-        return ufunc(a.data, b.data)
+        # a large result goes into a cached buffer, laid out as the operand of its shape is
+        if x.nbytes >= buffers.SMALLEST_BYTES and x.dtype == y.dtype and np.broadcast_shapes(x.shape, y.shape) == x.shape:
+            return ufunc(x, y, out=buffers.empty_like(x))
+        if y.nbytes >= buffers.SMALLEST_BYTES and x.dtype == y.dtype and np.broadcast_shapes(x.shape, y.shape) == y.shape:
+            return ufunc(x, y, out=buffers.empty_like(y))
+        return ufunc(x, y)
     except ValueError:
         raise ValueError(f"shapes {a.shape} and {b.shape} cannot be broadcast together for {symbol!r}") from None
 
