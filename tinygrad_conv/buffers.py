@@ -68,15 +68,17 @@ def zeros(shape, dtype):
     return array
 
 
-def empty_like(array, dtype=None):
+def empty_like(array, dtype=None, outer=()):
     """An uninitialised array of array's shape, laid out in memory as array is (numpy's order "K"),
-    so that copying between the two walks both the same way."""
+    so that copying between the two walks both the same way. `outer`: extra leading axes, each
+    a whole copy of that layout (a stack of arrays like `array`)."""
     dtype = array.dtype if dtype is None else dtype
     if array.flags.c_contiguous or array.ndim < 2:
-        return empty(array.shape, dtype)
+        return empty(tuple(outer) + array.shape, dtype)
     order = sorted(range(array.ndim), key=lambda i: -abs(array.strides[i]))
-    memory = empty(tuple(array.shape[i] for i in order), dtype)
-    return memory.transpose(sorted(range(array.ndim), key=order.__getitem__))
+    memory = empty(tuple(outer) + tuple(array.shape[i] for i in order), dtype)
+    lead = len(outer)
+    return memory.transpose(tuple(range(lead)) + tuple(lead + j for j in sorted(range(array.ndim), key=order.__getitem__)))
 
 
 def _drop_unused(target):

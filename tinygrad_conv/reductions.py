@@ -4,6 +4,7 @@ numpy reduces slowly along short strided axes; a loop over the handful of
 positions, each step one ufunc call over the whole array, is faster and
 makes the max-pool tie rule (the first maximum in C order wins) explicit.
 """
+import functools
 import math
 
 import numpy as np
@@ -25,16 +26,23 @@ def few(shape, axes):
 
 def positions(shape, axes):
     """One index per position of the reduced axes, in C order; x[index] keeps all other axes."""
-    for position in np.ndindex(*[shape[i] for i in axes]):
-        index = [slice(None)] * len(shape)
+    return _positions(len(shape), tuple(axes), tuple(shape[i] for i in axes))
+
+
+@functools.lru_cache(maxsize=64)
+def _positions(ndim, axes, sizes):  # (a pooling layer asks for the same few every step)
+    indices = []
+    for position in np.ndindex(*sizes):
+        index = [slice(None)] * ndim
         for axis, i in zip(axes, position):
             index[axis] = i
-        yield tuple(index)
+        indices.append(tuple(index))
+    return tuple(indices)
 
 
 def _copy(x, axes, index):
     """x[index] copied into a new (cached) array: in C order, unless x's innermost kept axis is not
-    its last (the output of a conv whose batch lies innermost, see tensor_ops.conv_rows). Then laid
+    its last (the output of a conv whose batch lies innermost, see tensor_ops.window_rows). Then laid
     out as x is: each whole-array step below would otherwise transpose as it goes."""
     kept = [i for i in range(x.ndim) if i not in axes and x.shape[i] > 1]
     innermost = min(kept, key=lambda i: abs(x.strides[i]), default=None)
@@ -62,19 +70,17 @@ def argmax(x, axes):
     nan, as in PyTorch).
     """
     if few(x.shape, axes):  # a running maximum over the window's positions, in C order
-        best = winner = None
-        for k, index in enumerate(positions(x.shape, axes)):
-            v = x[index]
-            if best is None:
-                best = _copy(x, axes, index)
-                winner = buffers.empty_like(best, np.uint8)  # (laid out as best is)
-                winner.fill(0)
-                better = buffers.empty_like(best, bool)
-            else:
-                np.greater(v, best, out=better)  # strictly: on a tie the earlier position keeps its win
-                np.maximum(best, v, out=best)
-                k_or_0 = np.multiply(better.view(np.uint8), np.uint8(k), out=better.view(np.uint8))
-                np.maximum(winner, k_or_0, out=winner)  # k only grows: the last improvement wins
+        first, *others = positions(x.shape, axes)
+        best = _copy(x, axes, first)
+        winner = buffers.empty_like(best, np.uint8)  # (laid out as best is)
+        winner.fill(0)
+        v, better = buffers.empty_like(best), buffers.empty_like(best, np.uint8)
+        for k, index in enumerate(others, start=1):
+            np.copyto(v, x[index])  # the one strided read; the steps below run along whole arrays
+            np.greater(v, best, out=better.view(bool))  # strictly: on a tie the earlier position keeps its win
+            np.maximum(best, v, out=best)
+            np.multiply(better, np.uint8(k), out=better)
+            np.maximum(winner, better, out=winner)  # k only grows: the last improvement wins
         if not np.isnan(best.max()):  # (max is nan if any number is: one pass, no temporary)
             return best, winner
         # v > nan is never true, so the winners of windows holding a nan are wrong: find them all anew

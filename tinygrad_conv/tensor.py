@@ -347,10 +347,14 @@ class Tensor:
         axes = _axes(axis, self.shape, "log_softmax")
         x = self.data
         m = x.max(axis=axes, keepdims=True)
-        m = np.where(np.isinf(m), 0.0, m).astype(x.dtype, copy=False)
-        shifted = x - m
-        with np.errstate(divide="ignore", invalid="ignore"):
+        if np.isfinite(m).all():  # the usual case: each row's sum of exp is at least exp(0) = 1
+            shifted = x - m
             out = shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+        else:  # a row holding an inf or nan: no shift there
+            m = np.where(np.isinf(m), 0.0, m).astype(x.dtype, copy=False)
+            shifted = x - m
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
         return _result(out, (self,), "log_softmax",
                        lambda g: (g - np.exp(out) * g.sum(axis=axes, keepdims=True),))
 
@@ -375,7 +379,9 @@ class Tensor:
         return _result(s, (self,), "sigmoid", lambda g: (g * (s * (1.0 - s)),))
 
     def relu(self):  # d relu(a)/da = 0 if a <= 0 else 1 (a nan passes through, as in PyTorch)
-        out = np.maximum(self.data, 0.0, out=buffers.empty_like(self.data))  # (maximum keeps a nan: out != 0 there)
+        out = buffers.empty_like(self.data)
+        out.fill(0)  # (numpy's maximum against an array of zeros runs several times faster than against 0.0)
+        np.maximum(self.data, out, out=out)  # (maximum keeps a nan: out != 0 there)
         return _result(out, (self,), "relu",
                        lambda g: (np.multiply(g, out != 0.0, out=buffers.empty_like(out, g.dtype)),))
 
@@ -385,11 +391,20 @@ class Tensor:
         """The same numbers in a new shape (a tuple or ints; one -1 is inferred).  VJP: g reshaped back."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        before = self.data.shape
+        if shape == before:
+            data = self.data
+        else:
+            try:  # the usual case, a view of the same numbers: numpy checks the sizes itself
+                data = self.data.reshape(shape, copy=False)
+            except (ValueError, TypeError):  # a copy is needed, a -1, a bad shape, or numpy < 2.1
+                data = None
+        if data is not None and data.shape == shape and all(type(n) is int for n in shape):  # (not a -1, not a bool)
+            return _result(data, (self,), "reshape", lambda g: (layout.reshape(g, before),))
         if not all(type(n) is int for n in shape):  # (plain ints, the usual case, skip the slower checks)
             if not all(_is_int(n) for n in shape):
                 raise TypeError(f"reshape takes ints, got {shape!r}")
             shape = tuple(int(n) for n in shape)
-        before = self.shape
         shape = layout.resolve_shape(shape, before)
         return _result(layout.reshape(self.data, shape), (self,), "reshape", lambda g: (layout.reshape(g, before),))
 
@@ -574,15 +589,14 @@ def _leaf(data, requires_grad=False):
 
 def _result(data, inputs, op, vjp):
     """The Tensor `op` computed from `inputs`; it records `vjp` only if some input needs a gradient."""
-    out = _leaf(data)
-    out._op = op
+    out = _new_tensor(Tensor)  # (the fields set here rather than through _leaf: every op pays for this)
+    out.data, out.grad, out._op, out._retain = data, None, op, False
     if _grad_enabled:
         for t in inputs:
             if t.requires_grad:
-                out.requires_grad = True
-                out._prev = inputs
-                out._vjp = vjp
-                break
+                out.requires_grad, out._prev, out._vjp = True, inputs, vjp
+                return out
+    out.requires_grad, out._prev, out._vjp = False, (), None
     return out
 
 
@@ -605,13 +619,19 @@ def _broadcast_op(ufunc, a, b, symbol):
     x, y = a.data, b.data
     try:
         # a large result goes into a cached buffer, laid out as the operand of its shape is
-        if x.nbytes >= buffers.SMALLEST_BYTES and x.dtype == y.dtype and np.broadcast_shapes(x.shape, y.shape) == x.shape:
+        if x.nbytes >= buffers.SMALLEST_BYTES and x.dtype == y.dtype and _broadcasts_to(y.shape, x.shape):
             return ufunc(x, y, out=buffers.empty_like(x))
-        if y.nbytes >= buffers.SMALLEST_BYTES and x.dtype == y.dtype and np.broadcast_shapes(x.shape, y.shape) == y.shape:
+        if y.nbytes >= buffers.SMALLEST_BYTES and x.dtype == y.dtype and _broadcasts_to(x.shape, y.shape):
             return ufunc(x, y, out=buffers.empty_like(y))
         return ufunc(x, y)
     except ValueError:
         raise ValueError(f"shapes {a.shape} and {b.shape} cannot be broadcast together for {symbol!r}") from None
+
+
+def _broadcasts_to(small, big):
+    """True if numpy broadcasts an array of shape `small` against `big` to `big` itself."""
+    return small == big or len(small) <= len(big) and all(
+        n == 1 or n == m for n, m in zip(small[::-1], big[::-1]))
 
 
 def _unbroadcast(g, shape):
