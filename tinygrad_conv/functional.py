@@ -180,9 +180,9 @@ def linear(x, weight, bias=None, name=None):
         bias = B.check(bias, "linear bias")
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"linear bias must have shape ({weight.shape[0]},), got {bias.shape}")
-    rows = x.reshape(math.prod(x.shape[:-1]), weight.shape[1])
+    rows = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), weight.shape[1])
     out = B.matmul(rows, weight.transpose(1, 0), bias)
-    return _named(B, out.reshape(*x.shape[:-1], weight.shape[0]), name)
+    return _named(B, out if x.ndim == 2 else out.reshape(*x.shape[:-1], weight.shape[0]), name)
 
 
 def mse_loss(pred, target):
