@@ -17,6 +17,9 @@ How it is timed, so that the figures mean what a user would see:
   - everything runs with default settings: no allocator tuning, no environment variables.
     --tuned-malloc raises glibc's mmap and trim thresholds inside both workers instead; the
     header then says so, and those figures are not what a user's process gets.
+  - --threads 1 (opt-in, reported in the header) runs both libraries on one thread each (numpy's
+    BLAS through threadpoolctl, PyTorch through set_num_threads): on a machine busy with other
+    work, two-thread pools that wait for each other make both libraries' times swing wildly.
 Each process warms up, then takes the median of its timed runs. The table shows, per library,
 the median over the processes and their spread (min-max), and the ratio of the two medians:
 ours / PyTorch, below 1.0 we are faster. Another CPU (or BLAS) gives other ratios.
@@ -190,17 +193,20 @@ def time_one(run, seconds, warmup_seconds=0.3):
     return statistics.median(times)
 
 
-def worker(lib, keys, seconds, tuned):
+def worker(lib, keys, seconds, tuned, threads):
     meta = {"tuned_malloc": tune_malloc() if tuned else False}
     sys.path.insert(0, ROOT)
     if lib == "torch":
         import torch
-        torch.set_num_threads(2)
+        torch.set_num_threads(threads or 2)
         meta.update(torch=torch.__version__, threads=torch.get_num_threads(),
                     blas=torch.backends.mkl.is_available() and "MKL / oneDNN" or "see torch.__config__")
     else:
         import tinygrad_conv
         meta.update(numpy=np.__version__, engine=os.path.dirname(tinygrad_conv.__file__))
+    if lib == "ours" and threads:
+        from threadpoolctl import threadpool_limits
+        limit = threadpool_limits(threads, user_api="blas")  # noqa: F841  (held for the whole run)
     cases = {key: CASES[key](lib) for key in keys}  # built before any timing
     times = {key: time_one(cases[key], seconds) for key in keys}
     print(json.dumps({"meta": meta, "times": times}))
@@ -232,9 +238,10 @@ def numpy_blas():
     return "numpy's BLAS: none found by threadpoolctl"
 
 
-def run_worker(lib, keys, seconds, tuned):
+def run_worker(lib, keys, seconds, tuned, threads):
     command = [sys.executable, os.path.abspath(__file__), "--worker", lib, "--only", ",".join(keys),
-               "--seconds", str(seconds)] + (["--tuned-malloc"] if tuned else [])
+               "--seconds", str(seconds)] + (["--tuned-malloc"] if tuned else []) + \
+        (["--threads", str(threads)] if threads else [])
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         sys.exit(f"the {lib} worker failed:\n{done.stderr}")
@@ -248,24 +255,31 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds per workload per process")
     parser.add_argument("--tuned-malloc", action="store_true",
                         help="OPT-IN: raise glibc's mmap/trim thresholds in both workers (not a user's default)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="OPT-IN: threads for both libraries (default: numpy's BLAS default, PyTorch 2)")
     parser.add_argument("--worker", choices=("ours", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     keys = [k for k in args.only.replace(",", "") if k in WORKLOADS]
     if not keys:
         parser.error(f"--only takes letters from {''.join(WORKLOADS)}, got {args.only!r}")
     if args.worker:
-        return worker(args.worker, keys, args.seconds, args.tuned_malloc)
+        return worker(args.worker, keys, args.seconds, args.tuned_malloc, args.threads)
     try:
         import torch  # noqa: F401  (only to fail early; the workers import it for themselves)
     except ImportError:
         sys.exit("benchmarks/tensor.py compares with PyTorch; install torch (CPU) to run it")
     del sys.modules["torch"]
 
+    if args.threads:
+        try:
+            import threadpoolctl  # noqa: F401  (the workers use it to limit numpy's BLAS)
+        except ImportError:
+            sys.exit("--threads needs threadpoolctl (pip install threadpoolctl)")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     results = {"ours": [], "torch": []}
     for round_ in range(args.processes):
         for lib in (("ours", "torch") if round_ % 2 == 0 else ("torch", "ours")):
-            results[lib].append(run_worker(lib, keys, args.seconds, args.tuned_malloc))
+            results[lib].append(run_worker(lib, keys, args.seconds, args.tuned_malloc, args.threads))
 
     theirs_meta, ours_meta = results["torch"][0]["meta"], results["ours"][0]["meta"]
     allocator = ("TUNED allocator (opt-in --tuned-malloc: glibc M_MMAP_THRESHOLD=32MB, M_TRIM_THRESHOLD=256MB in "
@@ -275,9 +289,14 @@ def main(argv=None):
     print(f"ours: numpy {ours_meta['numpy']}, {numpy_blas()}")
     print(f"PyTorch {theirs_meta['torch']} CPU, {theirs_meta['threads']} threads, BLAS {theirs_meta['blas']}")
     print(f"float32; {args.processes} fresh processes per library, alternated; {allocator}")
+    if args.threads:
+        print(f"THREADS SET (opt-in --threads {args.threads}): numpy's BLAS and PyTorch both limited to "
+              f"{args.threads} thread(s); NOT the default comparison")
     print(f"each figure: the median over the processes of each process's median, and (min-max) over the processes")
-    if load > 0.5:
-        print(f"note: load average {load:.2f} at the start (a shared machine); rerun to confirm")
+    end_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if max(load, end_load) > 0.5:
+        print(f"note: load average {load:.2f} at the start, {end_load:.2f} at the end: other work shared these "
+              f"cores, so rerun to confirm (two-thread pools suffer most)")
 
     rows = []
     for key in keys:
