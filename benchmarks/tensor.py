@@ -10,10 +10,12 @@ Workloads, each forward + backward:
       linear 400-120-84-10 (relu between), cross entropy, SGD; batch 64 of 28x28
 
 How it is timed, so that the figures mean what a user would see:
-  - each library runs in its own fresh process (PyTorch with torch.set_num_threads(2), set
-    inside its own process only), so neither's threads, allocator or caches touch the other's;
+  - each library runs each workload in its own fresh process (PyTorch with
+    torch.set_num_threads(2), set inside its own process only), so neither's threads, allocator
+    or caches touch the other's, and no earlier workload shapes the C allocator's state (PyTorch's
+    (a) measured 2.9 ms alone but 6.2 ms after the other workloads were built in the same process);
   - the processes alternate (ours, PyTorch, PyTorch, ours, ...), so a busy spell of a shared
-    machine falls on both, and there are --processes of them per side (3 or more);
+    machine falls on both, and there are --processes of them per side and workload (3 or more);
   - everything runs with default settings: no allocator tuning, no environment variables.
     --tuned-malloc raises glibc's mmap and trim thresholds inside both workers instead; the
     header then says so, and those figures are not what a user's process gets.
@@ -278,8 +280,9 @@ def main(argv=None):
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     results = {"ours": [], "torch": []}
     for round_ in range(args.processes):
-        for lib in (("ours", "torch") if round_ % 2 == 0 else ("torch", "ours")):
-            results[lib].append(run_worker(lib, keys, args.seconds, args.tuned_malloc, args.threads))
+        for key in keys:  # one fresh process per workload: what ran before cannot shape its allocator
+            for lib in (("ours", "torch") if round_ % 2 == 0 else ("torch", "ours")):
+                results[lib].append(run_worker(lib, [key], args.seconds, args.tuned_malloc, args.threads))
 
     theirs_meta, ours_meta = results["torch"][0]["meta"], results["ours"][0]["meta"]
     allocator = ("TUNED allocator (opt-in --tuned-malloc: glibc M_MMAP_THRESHOLD=32MB, M_TRIM_THRESHOLD=256MB in "
@@ -301,8 +304,8 @@ def main(argv=None):
     rows = []
     for key in keys:
         label, target = WORKLOADS[key]
-        ours = [r["times"][key] * 1e3 for r in results["ours"]]
-        theirs = [r["times"][key] * 1e3 for r in results["torch"]]
+        ours = [r["times"][key] * 1e3 for r in results["ours"] if key in r["times"]]
+        theirs = [r["times"][key] * 1e3 for r in results["torch"] if key in r["times"]]
         ratio = statistics.median(ours) / statistics.median(theirs)
         rows.append((label, ours, theirs, ratio, target))
     width = max(len(r[0]) for r in rows)
