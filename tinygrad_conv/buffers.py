@@ -18,6 +18,7 @@ The cache holds at most `LIMIT_BYTES`; beyond that, arrays no one uses are
 dropped (the least recently asked-for shapes first), and if all are in use
 new arrays are simply not kept. `clear()` drops every unused array now.
 """
+import math
 import sys
 import threading
 
@@ -38,9 +39,7 @@ _UNUSED = 3
 def empty(shape, dtype):
     """An uninitialised array of `shape` and `dtype` that no one else refers to (as np.empty)."""
     dtype = np.dtype(dtype)
-    nbytes = dtype.itemsize
-    for n in shape:
-        nbytes *= n
+    nbytes = dtype.itemsize * math.prod(shape)
     if nbytes < SMALLEST_BYTES:
         return np.empty(shape, dtype)
     key = (tuple(shape), dtype)
@@ -72,7 +71,9 @@ def empty_like(array, dtype=None, outer=()):
     """An uninitialised array of array's shape, laid out in memory as array is (numpy's order "K"),
     so that copying between the two walks both the same way. `outer`: extra leading axes, each
     a whole copy of that layout (a stack of arrays like `array`)."""
-    dtype = array.dtype if dtype is None else dtype
+    dtype = array.dtype if dtype is None else np.dtype(dtype)
+    if not outer and array.size * dtype.itemsize < SMALLEST_BYTES:
+        return np.empty_like(array, dtype)  # (numpy's, laid out the same way: order "K")
     if array.flags.c_contiguous or array.ndim < 2:
         return empty(tuple(outer) + array.shape, dtype)
     order = sorted(range(array.ndim), key=lambda i: -abs(array.strides[i]))

@@ -281,7 +281,7 @@ class Tensor:
         out = reductions.reduce(self.data, axes, np.add)
         kept = _keepdims_shape(shape, axes)
         return _result(out.reshape(kept) if keepdims else out, (self,), "sum",
-                       lambda g: (np.broadcast_to(g.reshape(kept), shape),))
+                       lambda g: (_spread(g.reshape(kept), shape),))
 
     def mean(self, axis=None, keepdims=False):
         """Mean over `axis`: the sum over n elements, / n.  VJP: g / n to each of the n averaged elements."""
@@ -293,7 +293,7 @@ class Tensor:
         out = reductions.reduce(self.data, axes, np.add) / self.dtype.type(count)
         kept = _keepdims_shape(shape, axes)
         return _result(out.reshape(kept) if keepdims else out, (self,), "mean",
-                       lambda g: (np.broadcast_to(g.reshape(kept) / g.dtype.type(count), shape),))
+                       lambda g: (_spread(g.reshape(kept) / g.dtype.type(count), shape),))
 
     def max(self, axis=None, keepdims=False):
         """The largest element over `axis`; its gradient goes to the FIRST maximal element only.
@@ -626,6 +626,16 @@ def _broadcast_op(ufunc, a, b, symbol):
         return ufunc(x, y)
     except ValueError:
         raise ValueError(f"shapes {a.shape} and {b.shape} cannot be broadcast together for {symbol!r}") from None
+
+
+def _spread(g, shape):
+    """g broadcast to `shape`: a read-only view for a large shape (no memory), a new array for a small
+    one (numpy's broadcast_to costs more than filling a few numbers)."""
+    if math.prod(shape) * g.itemsize >= buffers.SMALLEST_BYTES:
+        return np.broadcast_to(g, shape)
+    out = np.empty(shape, g.dtype)
+    out[...] = g
+    return out
 
 
 def _broadcasts_to(small, big):
