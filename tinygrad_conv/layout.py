@@ -91,7 +91,7 @@ def equal_size_blocks(source, target):
 
 
 def transposed(m):
-    return np.swapaxes(m, -1, -2)
+    return m.swapaxes(-1, -2)
 
 
 def column_major(m):
@@ -139,7 +139,8 @@ def product(a, b):
 
 
 def _empty_product(a, b):
-    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    batch = a.shape[:-2] if a.shape[:-2] == b.shape[:-2] else np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    shape = batch + (a.shape[-2], b.shape[-1])
     return empty_rows(math.prod(shape[:-1]), shape[-1], np.result_type(a.dtype, b.dtype)).reshape(shape)
 
 

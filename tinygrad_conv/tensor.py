@@ -228,7 +228,7 @@ class Tensor:
             raise ValueError(f"matmul shape mismatch: {a.shape} @ {b.shape} (inner sizes {a.shape[-1]} "
                              f"and {b.shape[-2]} differ)")
         try:
-            batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            batch = a.shape[:-2] if a.shape[:-2] == b.shape[:-2] else np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
             raise ValueError(f"matmul batch axes of {a.shape} and {b.shape} cannot be broadcast together") from None
         x, y = a.data, b.data
