@@ -29,6 +29,9 @@ time, as PyTorch's is), `@` keeps its left operand's layout for its result
 and gradient (rows that would be whole 4 KB pages get a spare cache line,
 see layout.empty_rows), and a reduction over a few positions of a large
 array (a pooling window) runs as a handful of whole-array operations.
+Large results are written into arrays from a small cache (buffers.py),
+reused once the graph that held them is freed, rather than into fresh
+memory the operating system must fault in page by page on every step.
 """
 import math
 import numbers
