@@ -101,3 +101,15 @@ def test_a_result_someone_holds_keeps_its_numbers_while_the_same_graph_is_rebuil
     np.testing.assert_array_equal(y.data, kept_y)
     np.testing.assert_array_equal(x_grad, kept_x_grad)
     np.testing.assert_array_equal(w_grad, kept_w_grad)
+
+
+def test_clear_among_arrays_of_one_shape_keeps_those_in_use():
+    arrays = [buffers.empty(BIG, np.float32) for _ in range(4)]
+    for a, value in zip(arrays, range(4)):
+        a.fill(value)
+    del arrays[2], arrays[0]  # two of the four let go
+    buffers.clear()
+    assert buffers.held_bytes() == 2 * arrays[0].nbytes
+    assert [a[0, 0] for a in arrays] == [1.0, 3.0]
+    fresh = buffers.empty(BIG, np.float32)
+    assert not any(np.shares_memory(fresh, a) for a in arrays)

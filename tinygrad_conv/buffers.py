@@ -25,7 +25,7 @@ import threading
 import numpy as np
 
 SMALLEST_BYTES = 32 * 1024  # smaller arrays come from the heap, which reuses them cheaply
-LIMIT_BYTES = 256 * 1024 * 1024
+LIMIT_BYTES = 128 * 1024 * 1024
 
 _cache = {}  # (shape, dtype) -> [arrays]; a dict keeps insertion order: least recently used first
 _held = [0]  # bytes in the cache, in use or not
@@ -86,12 +86,11 @@ def _drop_unused(target):
     """Forget unused arrays, least recently used shapes first, until at most `target` bytes are held."""
     for key in list(_cache):
         arrays = _cache[key]
-        for array in list(arrays):
+        for i in reversed(range(len(arrays))):
             if _held[0] <= target:
                 return
-            if sys.getrefcount(array) == _UNUSED + 1:  # (+1: the copy of the list being walked)
-                arrays.remove(array)
-                _held[0] -= array.nbytes
+            if sys.getrefcount(arrays[i]) == _UNUSED - 1:  # (only the list and getrefcount's argument)
+                _held[0] -= arrays.pop(i).nbytes  # (by position: `remove` would compare arrays with ==)
         if not arrays:
             del _cache[key]
 
