@@ -31,7 +31,7 @@ from micrograd.nn import MLP as MMLP  # noqa: E402
 import tinygrad_conv as tc  # noqa: E402
 from tinygrad_conv import Value, functional as F  # noqa: E402
 
-TARGETS = {"a": 5.0, "b": 5.0, "c": 1_000_000, "d": 200}
+TARGETS = {"a": 10.0, "b": 10.0, "c": 1_000_000, "d": 200}
 
 
 # ---- (a) conv ------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Layers written once for both engines: a grid of Values in, a grid out; a Tensor in, a Tensor out.
 
 Each layer is composed from a handful of backend ops (`pad`, `windows`,
-`matmul`, `reduce_sum/mean/max`, `log_softmax`, `relu`) that `grid_ops` builds
-from Value primitives and `tensor_ops` from Tensor primitives. No layer has
+`window_rows`, `matmul`, `rows_to_images`, `reduce_sum/mean/max`,
+`log_softmax`, `relu`) that `grid_ops` builds from Value primitives and
+`tensor_ops` from Tensor primitives. No layer has
 a backward of its own: its gradient is whatever reverse mode makes of the ops
 it was composed from. For a conv that is the textbook result
 
@@ -61,26 +62,47 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name
     """
     B = _backend(x)
     x, weight = B.check(x, "conv2d input"), B.check(weight, "conv2d weight")
-    stride = as_pair(stride, "stride", 1)
-    padding = as_pair(padding, "padding", 0)
-    dilation = as_pair(dilation, "dilation", 1)
+    stride, padding, dilation = as_pair(stride, "stride", 1), as_pair(padding, "padding", 0), \
+        as_pair(dilation, "dilation", 1)
+    x4, w4 = _as_batch(x, weight, groups)  # (N, C, H, W) and (K, C/groups, kh, kw)
+    N, C, H, W = x4.shape
+    K, Cg, kh, kw = w4.shape
+    _check_fits(H, W, (kh, kw), dilation, padding, "filter", x.shape)
+    if bias is not None:
+        bias = B.check(bias, "conv2d bias")
+        if bias.size != K or bias.ndim > 1:
+            raise ValueError(f"bias must have shape ({K},), one per output channel, got {bias.shape}")
+        bias = bias.reshape(groups, 1, K // groups)  # one per column of each group's product
+
+    OH = output_size(H + 2 * padding[0], kh, stride[0], dilation[0])
+    OW = output_size(W + 2 * padding[1], kw, stride[1], dilation[1])
+
+    x_pad = B.pad(x4, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2), 0.0)
+    # im2col: one row per window of every image, holding the window in (c, a, b) order, so that
+    # one matmul per group makes every output: o = window . filter (+ bias)
+    rows = B.window_rows(x_pad, (kh, kw), stride, dilation, groups)  # (groups, N*OH*OW, Cg*kh*kw)
+    filters = w4.reshape(groups, K // groups, Cg * kh * kw).transpose(0, 2, 1)  # one column per filter
+    out = B.matmul(rows, filters, bias)  # (groups, N*OH*OW, K/groups): row = window, column = filter
+    out = B.rows_to_images(out, x_pad, OH, OW)  # (N, K, OH, OW)
+    return _named(B, out if x.ndim == 4 else out.reshape(out.shape[4 - x.ndim:]), name)
+
+
+def _as_batch(x, weight, groups):
+    """x as (N, C, H, W) and the weight as (K, C/groups, kh, kw), with every shape checked."""
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"groups must be a positive int, got {groups!r}")
-
     if x.ndim == 2:
         if weight.ndim != 2:
             raise ValueError(f"a 2-D input {x.shape} needs a 2-D filter (kh, kw), got weight of shape {weight.shape}")
-        x4, w4, lead = x.reshape(1, 1, *x.shape), weight.reshape(1, 1, *weight.shape), 2
+        x4, w4 = x.reshape(1, 1, *x.shape), weight.reshape(1, 1, *weight.shape)
     elif x.ndim in (3, 4):
         if weight.ndim != 4:
             raise ValueError(f"input of shape {x.shape} needs a weight of shape (K, C/groups, kh, kw), "
                              f"got {weight.shape}")
-        x4, w4, lead = (x.reshape(1, *x.shape), weight, 1) if x.ndim == 3 else (x, weight, 0)
+        x4, w4 = (x.reshape(1, *x.shape) if x.ndim == 3 else x), weight
     else:
         raise ValueError(f"conv2d input must be (H, W), (C, H, W) or (N, C, H, W), got shape {x.shape}")
-
-    N, C, H, W = x4.shape
-    K, Cg, kh, kw = w4.shape
+    C, (K, Cg, kh, kw) = x4.shape[1], w4.shape
     if C % groups or K % groups:
         raise ValueError(f"groups={groups} must divide both the input channels ({C}, input {x.shape}) and the "
                          f"output channels ({K}, weight {weight.shape})")
@@ -89,39 +111,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name
                          f"but the input {x.shape} has {C}")
     if min(kh, kw) < 1:
         raise ValueError(f"weight {weight.shape} has an empty kernel")
-    _check_fits(H, W, (kh, kw), dilation, padding, "filter", x.shape)
-    if bias is not None:
-        bias = B.check(bias, "conv2d bias")
-        if bias.size != K or bias.ndim > 1:
-            raise ValueError(f"bias must have shape ({K},), one per output channel, got {bias.shape}")
-        bias = bias.reshape(groups, 1, K // groups)  # broadcast over every output position
-
-    OH = output_size(H + 2 * padding[0], kh, stride[0], dilation[0])
-    OW = output_size(W + 2 * padding[1], kw, stride[1], dilation[1])
-    G, Kg, F = groups, K // groups, Cg * kh * kw
-    pads = ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2)
-    batch_innermost = B.batch_innermost(x4)
-    # the im2col matrix of each group: one row per output position of every image, holding its
-    # window in (channel, a, b) order. The whole batch in one matrix makes each product one matmul.
-    if batch_innermost:
-        # The padded input stored as (C, H, W, N): the N images side by side at every pixel. Layout
-        # only, no value changes. A window's row of OW positions is then one run of OW*N numbers in
-        # memory, so the im2col copy and its adjoint (each window's gradient added back to the
-        # input) move long runs instead of OW numbers at a time. The rows go in (i, j, n) order.
-        x_pad = B.contiguous(B.pad(x4.transpose(1, 2, 3, 0), pads[1:] + pads[:1], 0.0)).transpose(3, 0, 1, 2)
-        win = B.windows(x_pad, (kh, kw), stride, dilation)  # (N, C, OH, OW, kh, kw)
-        cols = win.reshape(N, G, Cg, OH, OW, kh, kw).transpose(1, 3, 4, 0, 2, 5, 6).reshape(G, OH * OW * N, F)
-    else:  # the rows in (n, i, j) order
-        win = B.windows(B.pad(x4, pads, 0.0), (kh, kw), stride, dilation)
-        cols = win.reshape(N, G, Cg, OH, OW, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6).reshape(G, N * OH * OW, F)
-    w_cols = w4.reshape(G, Kg, F).transpose(0, 2, 1)  # (G, F, K/G): one column per filter
-    out = B.matmul(cols, w_cols, bias)  # (G, N*OH*OW, K/G), its rows in the cols' order
-    if batch_innermost:
-        out = out.reshape(G, OH, OW, N, Kg).transpose(3, 0, 4, 1, 2).reshape(N, K, OH, OW)
-    else:
-        out = out.reshape(G, N, OH, OW, Kg).transpose(1, 0, 4, 2, 3).reshape(N, K, OH, OW)
-    out = out.reshape(out.shape[lead:]) if lead else out
-    return _named(B, out, name)
+    return x4, w4
 
 
 def _pool(x, kernel_size, stride, padding, pad_value, reduce_name, name, **reduce_options):
@@ -194,9 +184,9 @@ def linear(x, weight, bias=None, name=None):
         bias = B.check(bias, "linear bias")
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"linear bias must have shape ({weight.shape[0]},), got {bias.shape}")
-    rows = x.reshape(math.prod(x.shape[:-1]), weight.shape[1])
+    rows = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), weight.shape[1])
     out = B.matmul(rows, weight.transpose(1, 0), bias)
-    return _named(B, out.reshape(*x.shape[:-1], weight.shape[0]), name)
+    return _named(B, out if x.ndim == 2 else out.reshape(*x.shape[:-1], weight.shape[0]), name)
 
 
 def mse_loss(pred, target):

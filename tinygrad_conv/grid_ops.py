@@ -52,18 +52,29 @@ def pad(x, pads, value):
     return out
 
 
-def batch_innermost(x):
-    """False: where a grid's Values sit in memory changes nothing (a layout choice of the Tensor engine)."""
-    return False
-
-
-def contiguous(x):
-    """x itself: where a grid's Values sit in memory changes nothing (the Tensor engine's layout op)."""
-    return x
-
-
 def windows(x, kernel, stride, dilation):
     return sliding_windows(x, kernel, stride, dilation)
+
+
+def window_rows(x, kernel, stride, dilation, groups):
+    """The im2col matrix of each group of channels: every window of every image as one row.
+
+    x (N, C, H, W) gives (groups, N*OH*OW, C/groups*kh*kw) with
+        rows[g, (n, i, j), (c, a, b)] = x[n, g*C/groups + c, s*i + d*a, t*j + e*b],
+    rows in (n, i, j) order. The very Values of x: a new arrangement, no new nodes.
+    """
+    win = sliding_windows(x, kernel, stride, dilation)  # (N, C, OH, OW, kh, kw)
+    N, C, OH, OW, kh, kw = win.shape
+    Cg = C // groups
+    return win.reshape(N, groups, Cg, OH, OW, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6) \
+        .reshape(groups, N * OH * OW, Cg * kh * kw)
+
+
+def rows_to_images(out, x, OH, OW):
+    """A product of window_rows(x, ...): (groups, N*OH*OW, K/groups), as images (N, K, OH, OW)."""
+    groups, _, Kg = out.shape
+    N = x.shape[0]
+    return out.reshape(groups, N, OH, OW, Kg).transpose(1, 0, 4, 2, 3).reshape(N, groups * Kg, OH, OW)
 
 
 def matmul(a, b, bias=None):

@@ -4,10 +4,12 @@ numpy reduces slowly along short strided axes; a loop over the handful of
 positions, each step one ufunc call over the whole array, is faster and
 makes the max-pool tie rule (the first maximum in C order wins) explicit.
 """
+import functools
 import math
 
 import numpy as np
 
+from . import buffers
 from .layout import inverse, reshape
 
 
@@ -24,20 +26,31 @@ def few(shape, axes):
 
 def positions(shape, axes):
     """One index per position of the reduced axes, in C order; x[index] keeps all other axes."""
-    for position in np.ndindex(*[shape[i] for i in axes]):
-        index = [slice(None)] * len(shape)
+    return _positions(len(shape), tuple(axes), tuple(shape[i] for i in axes))
+
+
+@functools.lru_cache(maxsize=64)
+def _positions(ndim, axes, sizes):  # (a pooling layer asks for the same few every step)
+    indices = []
+    for position in np.ndindex(*sizes):
+        index = [slice(None)] * ndim
         for axis, i in zip(axes, position):
             index[axis] = i
-        yield tuple(index)
+        indices.append(tuple(index))
+    return tuple(indices)
 
 
-def _order(x, axes):
-    """The memory order for a reduction's result: C order, unless x's innermost kept axis is not its
-    last (the output of a conv whose batch lies innermost, see functional.conv2d). Then "K", laid
+def _copy(x, axes, index):
+    """x[index] copied into a new (cached) array: in C order, unless x's innermost kept axis is not
+    its last (the output of a conv whose batch lies innermost, see tensor_ops.window_rows). Then laid
     out as x is: each whole-array step below would otherwise transpose as it goes."""
     kept = [i for i in range(x.ndim) if i not in axes and x.shape[i] > 1]
     innermost = min(kept, key=lambda i: abs(x.strides[i]), default=None)
-    return "C" if innermost is None or innermost == kept[-1] else "K"
+    part = x[index]
+    copy = buffers.empty(part.shape, x.dtype) if innermost is None or innermost == kept[-1] \
+        else buffers.empty_like(part)
+    np.copyto(copy, part)
+    return copy
 
 
 def reduce(x, axes, ufunc):
@@ -45,7 +58,7 @@ def reduce(x, axes, ufunc):
     if few(x.shape, axes):
         total = None
         for index in positions(x.shape, axes):
-            total = x[index].copy(order=_order(x, axes)) if total is None else ufunc(total, x[index], out=total)
+            total = _copy(x, axes, index) if total is None else ufunc(total, x[index], out=total)
         return total
     return np.asarray(ufunc.reduce(x, axis=axes))
 
@@ -57,16 +70,17 @@ def argmax(x, axes, last_nan=False):
     nan (as torch.max), or to the last with last_nan=True (as PyTorch's CPU max_pool2d).
     """
     if few(x.shape, axes):  # a running maximum over the window's positions, in C order
-        best = winner = None
-        for k, index in enumerate(positions(x.shape, axes)):
-            v = x[index]
-            if best is None:
-                best = v.copy(order=_order(x, axes))
-                winner = np.zeros_like(best, dtype=np.uint8)  # (laid out as best is)
-            else:
-                better = v > best  # strictly: on a tie the earlier position keeps its win
-                np.maximum(best, v, out=best)
-                np.maximum(winner, better * np.uint8(k), out=winner)  # k only grows: the last improvement wins
+        first, *others = positions(x.shape, axes)
+        best = _copy(x, axes, first)
+        winner = buffers.empty_like(best, np.uint8)  # (laid out as best is)
+        winner.fill(0)
+        v, better = buffers.empty_like(best), buffers.empty_like(best, np.uint8)
+        for k, index in enumerate(others, start=1):
+            np.copyto(v, x[index])  # the one strided read; the steps below run along whole arrays
+            np.greater(v, best, out=better.view(bool))  # strictly: on a tie the earlier position keeps its win
+            np.maximum(best, v, out=best)
+            np.multiply(better, np.uint8(k), out=better)
+            np.maximum(winner, better, out=winner)  # k only grows: the last improvement wins
         if not np.isnan(best.max()):  # (max is nan if any number is: one pass, no temporary)
             return best, winner
         # v > nan is never true, so the winners of windows holding a nan are wrong: find them all anew

@@ -29,13 +29,16 @@ time, as PyTorch's is), `@` keeps its left operand's layout for its result
 and gradient (rows that would be whole 4 KB pages get a spare cache line,
 see layout.empty_rows), and a reduction over a few positions of a large
 array (a pooling window) runs as a handful of whole-array operations.
+Large results are written into arrays from a small cache (buffers.py),
+reused once the graph that held them is freed, rather than into fresh
+memory the operating system must fault in page by page on every step.
 """
 import math
 import numbers
 
 import numpy as np
 
-from . import layout, reductions
+from . import buffers, layout, reductions
 from .windows import add_windows_back, as_pair, copy_rows, output_size, sliding_windows
 
 _grad_enabled = True  # switched off inside `with no_grad():`
@@ -64,7 +67,9 @@ def _as_array(data):
     except ValueError as e:  # ragged nested lists
         raise ValueError(f"Tensor data must be a rectangular array of numbers: {e}") from None
     if array.dtype == np.float32:
-        return np.array(array, dtype=np.float32)  # a copy, so the Tensor owns its numbers
+        copy = buffers.empty(array.shape, np.float32)  # a copy, so the Tensor owns its numbers
+        np.copyto(copy, array)
+        return copy
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) \
             or np.iscomplexobj(array):
         raise TypeError(f"Tensor data must be real numbers, got an array of dtype {array.dtype} "
@@ -227,7 +232,7 @@ class Tensor:
             raise ValueError(f"matmul shape mismatch: {a.shape} @ {b.shape} (inner sizes {a.shape[-1]} "
                              f"and {b.shape[-2]} differ)")
         try:
-            batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            batch = a.shape[:-2] if a.shape[:-2] == b.shape[:-2] else np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
             raise ValueError(f"matmul batch axes of {a.shape} and {b.shape} cannot be broadcast together") from None
         x, y = a.data, b.data
@@ -242,7 +247,8 @@ class Tensor:
             out = layout.product(x2, y2).reshape(batch + (m, p))
 
             def vjp(g):
-                g2 = np.ascontiguousarray(g).reshape(rows, p)  # BLAS needs real strides (g may be broadcast)
+                # BLAS needs real strides (g may be broadcast)
+                g2 = (g if g.flags.c_contiguous else layout.contiguous_copy(g)).reshape(rows, p)
                 return (layout.product(g2, y2.T).reshape(x.shape) if need_a else None,
                         layout.product(x2.T, g2).reshape(y.shape) if need_b else None)
             return _result(out, (a, b), "@", vjp)
@@ -279,7 +285,7 @@ class Tensor:
         out = reductions.reduce(self.data, axes, np.add)
         kept = _keepdims_shape(shape, axes)
         return _result(out.reshape(kept) if keepdims else out, (self,), "sum",
-                       lambda g: (np.broadcast_to(g.reshape(kept), shape),))
+                       lambda g: (_spread(g.reshape(kept), shape),))
 
     def mean(self, axis=None, keepdims=False):
         """Mean over `axis`: the sum over n elements, / n.  VJP: g / n to each of the n averaged elements."""
@@ -291,7 +297,7 @@ class Tensor:
         out = reductions.reduce(self.data, axes, np.add) / self.dtype.type(count)
         kept = _keepdims_shape(shape, axes)
         return _result(out.reshape(kept) if keepdims else out, (self,), "mean",
-                       lambda g: (np.broadcast_to(g.reshape(kept) / g.dtype.type(count), shape),))
+                       lambda g: (_spread(g.reshape(kept) / g.dtype.type(count), shape),))
 
     def max(self, axis=None, keepdims=False, last_nan=False):
         """The largest element over `axis`; its gradient goes to the FIRST maximal element only.
@@ -312,7 +318,8 @@ class Tensor:
         def vjp(g):
             # g to the winner of each reduction, as one (R, kept...) stack: reduced positions outermost
             positions = np.arange(winner_count, dtype=winner.dtype).reshape((-1,) + (1,) * winner.ndim)
-            stack = _masked(g.reshape(winner.shape), positions == winner)
+            mask = np.equal(positions, winner, out=buffers.empty(positions.shape[:1] + winner.shape, bool))
+            stack = _masked(g.reshape(winner.shape), mask, out=buffers.empty(mask.shape, g.dtype))
             return (reductions.unstack(stack, shape, axes),)
         return _result(out.reshape(kept) if keepdims else out, (self,), "max", vjp)
 
@@ -343,10 +350,14 @@ class Tensor:
         axes = _axes(axis, self.shape, "log_softmax")
         x = self.data
         m = x.max(axis=axes, keepdims=True)
-        m = np.where(np.isinf(m), 0.0, m).astype(x.dtype, copy=False)
-        shifted = x - m
-        with np.errstate(divide="ignore", invalid="ignore"):
+        if np.isfinite(m).all():  # the usual case: each row's sum of exp is at least exp(0) = 1
+            shifted = x - m
             out = shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+        else:  # a row holding an inf or nan: no shift there
+            m = np.where(np.isinf(m), 0.0, m).astype(x.dtype, copy=False)
+            shifted = x - m
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
         return _result(out, (self,), "log_softmax",
                        lambda g: (g - np.exp(out) * g.sum(axis=axes, keepdims=True),))
 
@@ -371,8 +382,10 @@ class Tensor:
         return _result(s, (self,), "sigmoid", lambda g: (g * (s * (1.0 - s)),))
 
     def relu(self):  # d relu(a)/da = 0 if a <= 0 else 1 (a nan passes through, as in PyTorch)
-        out = np.maximum(self.data, 0.0, dtype=self.data.dtype)  # (maximum keeps a nan: out != 0 there)
-        return _result(out, (self,), "relu", lambda g: (_masked(g, out != 0.0),))
+        out = buffers.empty_like(self.data)
+        out.fill(0)  # (numpy's maximum against an array of zeros runs several times faster than against 0.0)
+        np.maximum(self.data, out, out=out)  # (maximum keeps a nan: out != 0 there)
+        return _result(out, (self,), "relu", lambda g: (_masked(g, out != 0.0, out=buffers.empty_like(out, g.dtype)),))
 
     # ---- movement: the numbers stay, only their places change ----------------------
 
@@ -380,11 +393,20 @@ class Tensor:
         """The same numbers in a new shape (a tuple or ints; one -1 is inferred).  VJP: g reshaped back."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        before = self.data.shape
+        if shape == before:
+            data = self.data
+        else:
+            try:  # the usual case, a view of the same numbers: numpy checks the sizes itself
+                data = self.data.reshape(shape, copy=False)
+            except (ValueError, TypeError):  # a copy is needed, a -1, a bad shape, or numpy < 2.1
+                data = None
+        if data is not None and data.shape == shape and all(type(n) is int for n in shape):  # (not a -1, not a bool)
+            return _result(data, (self,), "reshape", lambda g: (layout.reshape(g, before),))
         if not all(type(n) is int for n in shape):  # (plain ints, the usual case, skip the slower checks)
             if not all(_is_int(n) for n in shape):
                 raise TypeError(f"reshape takes ints, got {shape!r}")
             shape = tuple(int(n) for n in shape)
-        before = self.shape
         shape = layout.resolve_shape(shape, before)
         return _result(layout.reshape(self.data, shape), (self,), "reshape", lambda g: (layout.reshape(g, before),))
 
@@ -411,7 +433,7 @@ class Tensor:
         """
         if self.data.flags.c_contiguous:
             return self
-        return _result(np.ascontiguousarray(self.data), (self,), "contiguous", lambda g: (g,))
+        return _result(layout.contiguous_copy(self.data), (self,), "contiguous", lambda g: (g,))
 
     def __getitem__(self, index):
         """Indexing and slicing as numpy, including integer-array (fancy) indexing.
@@ -429,7 +451,7 @@ class Tensor:
         basic = _is_basic(index)
 
         def vjp(g):
-            grad = np.zeros(shape, dtype=g.dtype)
+            grad = buffers.zeros(shape, g.dtype)
             if basic:  # slices and ints never pick an element twice
                 grad[index] = g
             else:
@@ -447,7 +469,8 @@ class Tensor:
             return self
         inner = tuple(slice(before, before + n) for n, (before, _) in zip(self.shape, pads))
         shape = tuple(n + before + after for n, (before, after) in zip(self.shape, pads))
-        out = np.zeros(shape, dtype=self.dtype) if value == 0 else np.full(shape, value, dtype=self.dtype)
+        out = buffers.empty(shape, self.dtype)
+        out.fill(value)
         copy_rows(out[inner], self.data)
         return _result(out, (self,), "pad", lambda g: (g[inner],))
 
@@ -509,7 +532,7 @@ class Tensor:
                     handed_out.add(id(g))
                 else:
                     # a copy laid out in memory as g is (numpy's order "K"): a copy along g's runs
-                    node.grad = np.empty_like(g, dtype=node.data.dtype)
+                    node.grad = buffers.empty_like(g, node.data.dtype)
                     copy_rows(node.grad, g)
                 continue
             if node._retain:
@@ -522,7 +545,8 @@ class Tensor:
                 if child_grad.dtype != child.data.dtype:
                     child_grad = child_grad.astype(child.data.dtype)
                 earlier = grads.get(child)
-                grads[child] = child_grad if earlier is None else earlier + child_grad
+                grads[child] = child_grad if earlier is None else \
+                    np.add(earlier, child_grad, out=buffers.empty_like(earlier))
 
     def _topological_order(self):
         """Every Tensor needing a gradient that self depends on, each after its inputs (iterative DFS)."""
@@ -565,7 +589,7 @@ def _leaf(data, requires_grad=False):
     return t
 
 
-def _masked(g, mask):
+def _masked(g, mask, out=None):
     """g where mask is True, 0 elsewhere (broadcast together): the VJP of an input that may have no
     path to the result (a dead relu's, a losing max input's). Those get 0 even where g is inf or
     nan, as in PyTorch, which a plain g * mask would turn into 0 * inf = nan.
@@ -574,23 +598,22 @@ def _masked(g, mask):
     holds an inf or a nan (or the sum overflows), and only then is it done again with np.where.
     """
     with np.errstate(invalid="ignore"):  # (0 * inf: replaced below)
-        product = g * mask
+        product = np.multiply(g, mask, out=out)
     if not np.isfinite(product.sum()):
-        product = np.where(mask, g, g.dtype.type(0))
+        product[...] = np.where(mask, g, g.dtype.type(0))
     return product
 
 
 def _result(data, inputs, op, vjp):
     """The Tensor `op` computed from `inputs`; it records `vjp` only if some input needs a gradient."""
-    out = _leaf(data)
-    out._op = op
+    out = _new_tensor(Tensor)  # (the fields set here rather than through _leaf: every op pays for this)
+    out.data, out.grad, out._op, out._retain = data, None, op, False
     if _grad_enabled:
         for t in inputs:
             if t.requires_grad:
-                out.requires_grad = True
-                out._prev = inputs
-                out._vjp = vjp
-                break
+                out.requires_grad, out._prev, out._vjp = True, inputs, vjp
+                return out
+    out.requires_grad, out._prev, out._vjp = False, (), None
     return out
 
 
@@ -610,10 +633,32 @@ def _lift(x, like):
 
 def _broadcast_op(ufunc, a, b, symbol):
     """ufunc(a, b) with numpy broadcasting; a mismatch names both shapes."""
+    x, y = a.data, b.data
     try:
-        return ufunc(a.data, b.data)
+        # a large result goes into a cached buffer, laid out as the operand of its shape is
+        if x.nbytes >= buffers.SMALLEST_BYTES and x.dtype == y.dtype and _broadcasts_to(y.shape, x.shape):
+            return ufunc(x, y, out=buffers.empty_like(x))
+        if y.nbytes >= buffers.SMALLEST_BYTES and x.dtype == y.dtype and _broadcasts_to(x.shape, y.shape):
+            return ufunc(x, y, out=buffers.empty_like(y))
+        return ufunc(x, y)
     except ValueError:
         raise ValueError(f"shapes {a.shape} and {b.shape} cannot be broadcast together for {symbol!r}") from None
+
+
+def _spread(g, shape):
+    """g broadcast to `shape`: a read-only view for a large shape (no memory), a new array for a small
+    one (numpy's broadcast_to costs more than filling a few numbers)."""
+    if math.prod(shape) * g.itemsize >= buffers.SMALLEST_BYTES:
+        return np.broadcast_to(g, shape)
+    out = np.empty(shape, g.dtype)
+    out[...] = g
+    return out
+
+
+def _broadcasts_to(small, big):
+    """True if numpy broadcasts an array of shape `small` against `big` to `big` itself."""
+    return small == big or len(small) <= len(big) and all(
+        n == 1 or n == m for n, m in zip(small[::-1], big[::-1]))
 
 
 def _unbroadcast(g, shape):

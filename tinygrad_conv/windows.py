@@ -13,6 +13,8 @@ import numbers
 
 import numpy as np
 
+from . import buffers
+
 
 def as_pair(v, what, minimum=1):
     """An int or a pair of ints (kernel size, stride, padding, dilation) as a pair, checked to be >= minimum."""
@@ -68,7 +70,7 @@ def add_windows_back(windows_grad, input_shape, kernel, stride=(1, 1), dilation=
     if sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1:  # disjoint windows
         # windows that tile the input exactly write every element once: nothing to zero first
         tiled = (sh, sw) == (kh, kw) and dh == dw == 1 and (oh * sh, ow * sw) == tuple(input_shape[-2:])
-        grad, _ = _like(windows_grad, input_shape, np.empty if tiled else np.zeros)
+        grad, _ = _like(windows_grad, input_shape, buffers.empty if tiled else buffers.zeros)
         for a in range(kh):
             for b in range(kw):
                 copy_rows(grad[places(a, b)], windows_grad[..., a, b])
@@ -80,8 +82,8 @@ def add_windows_back(windows_grad, input_shape, kernel, stride=(1, 1), dilation=
     # d*a*(row stride) + e*b*(column stride) numbers: the offset's add is one contiguous add. (A
     # move never carries a window's number out of its own image and channel, and the zeros around
     # it add nothing.)
-    frame, flat_frame = _like(windows_grad, input_shape, np.zeros)
-    grad, flat_grad = _like(windows_grad, input_shape, np.empty)
+    frame, flat_frame = _like(windows_grad, input_shape, buffers.zeros)
+    grad, flat_grad = _like(windows_grad, input_shape, buffers.empty)
     size = flat_grad.size
     row, col = (stride // grad.itemsize for stride in grad.strides[-2:])
     for a in range(kh):
@@ -105,7 +107,7 @@ def _like(windows_grad, input_shape, make):
     lead = len(input_shape) - 2
     strides = windows_grad.strides[:lead + 2]  # (..., OH, OW): the leading axes, then the positions
     order = sorted(range(lead + 2), key=lambda i: -strides[i])
-    memory = make([input_shape[i] for i in order], dtype=windows_grad.dtype)
+    memory = make([input_shape[i] for i in order], windows_grad.dtype)
     if order == list(range(lead + 2)):  # a plain new array: the leaf that gets it as .grad needs no copy
         return memory, memory.reshape(-1)
     return memory.transpose([order.index(i) for i in range(lead + 2)]), memory.reshape(-1)
