@@ -155,7 +155,8 @@ def build_seed(image=(3, 3), filter=(2, 2), stride=1, padding=0, dilation=1, poo
     if pool == "none":
         p, scored = None, o
     elif pool_size is None:
-        p = F.global_avg_pool2d(o) if pool == "avg" else F.max_pool2d(o, o.shape)
+        # one Value either way; the max keeps the name explain has always printed for it
+        p = F.global_avg_pool2d(o) if pool == "avg" else F.global_max_pool2d(o, name="p11")
         scored = p
     else:
         p = (F.avg_pool2d if pool == "avg" else F.max_pool2d)(o, pool_size)
