@@ -44,6 +44,7 @@ FILTER_NUMBERS = np.array([-2, -1, 0, 1, 2])
 LOSS_WEIGHTS = np.array([-2, -1, 1, 2, 3])    # c = dL/dp: never 0, so every pooled value matters
 MAX_SIDE = 6                                  # a larger image is no longer work for a pencil
 MAX_PROBLEMS = 20
+MAX_DRAWS = 20_000                            # problems drawn before giving up on one fit for hand work
 POOL_WORDS = {"max": "max", "avg": "average", "none": "none"}
 
 
@@ -82,11 +83,16 @@ def make_problems(count, image=(3, 3), filter=(2, 2), stride=1, padding=0, pool=
     scored = conv_shape if window is None else \
         tuple((n - k) // s + 1 for n, k, s in zip(conv_shape, window, pool_stride))
     problems = []
-    while len(problems) < count:
+    for _ in range(MAX_DRAWS):
+        if len(problems) == count:
+            return problems
         problem = Problem(rng.choice(IMAGE_NUMBERS, image), rng.choice(FILTER_NUMBERS, filter), stride, padding,
                           pool, window, pool_stride, rng.choice(LOSS_WEIGHTS, scored))
         if _fit_for_hand_work(problem):
             problems.append(problem)
+    if len(problems) < count:
+        raise ValueError(f"no {image[0]}x{image[1]} image and {filter[0]}x{filter[1]} filter without ties in a max "
+                         f"pool came up in {MAX_DRAWS} draws; try --pool avg or other sizes")
     return problems
 
 
@@ -97,9 +103,8 @@ def _fit_for_hand_work(problem):
     if problem.weights.size > 1 and np.all(problem.weights == problem.weights.flat[0]):
         return False
     if problem.pool == "max":
-        o = solve(problem)["o"]
         from tinygrad_conv.grid import data
-        values = data(o)
+        values = data(solve(problem)["o"])
         (kh, kw), (sh, sw) = problem.window, problem.pool_stride
         for i in range(0, values.shape[0] - kh + 1, sh):
             for j in range(0, values.shape[1] - kw + 1, sw):
@@ -232,7 +237,7 @@ def worked(problem, solved):
 # ---- writing it out: Markdown and LaTeX ----
 
 class Markdown:
-    ext = "md"
+    """Plain text for a terminal or GitHub: sums in code blocks, grids as tables, `$...$` prose made plain."""
 
     def factor(self, f):
         if isinstance(f, tuple):
@@ -276,17 +281,20 @@ class Markdown:
         return "#" * level + " " + text + "\n"
 
     def paragraph(self, text):
-        return text + "\n"
+        return _markdown_math(text) + "\n"
 
     def items(self, items):
-        return "\n".join(f"{n}. {item}" for n, item in enumerate(items, 1)) + "\n"
+        return "\n".join(f"{n}. {_markdown_math(item)}" for n, item in enumerate(items, 1)) + "\n"
+
+    def gradient_of(self, name):
+        return f"dL/d{name}"
 
     def document(self, title, body):
         return f"# {title}\n\n" + "\n".join(body)
 
 
 class Latex(Markdown):
-    ext = "tex"
+    """A complete LaTeX document: sums in align*, wrapped; grids as bmatrix."""
     TERMS_PER_ROW = 5  # a long sum wraps, so a 3x3 filter's nine terms stay on the page
 
     def factor(self, f):
@@ -347,6 +355,9 @@ class Latex(Markdown):
     def items(self, items):
         return "\\begin{enumerate}\n" + "\n".join(r"\item " + _latex_text(i, math=True) for i in items) + \
             "\n\\end{enumerate}\n"
+
+    def gradient_of(self, name):
+        return r"\frac{\partial L}{\partial " + name + "}"
 
     def document(self, title, body):
         return ("\\documentclass[11pt]{article}\n\\usepackage[a4paper,margin=2cm]{geometry}\n"
@@ -430,37 +441,32 @@ def _markdown_math(text):
 
 
 def write_worksheet(f, problems, seed):
-    md = not isinstance(f, Latex)
-    say = (lambda t: f.paragraph(_markdown_math(t))) if md else f.paragraph
-    body = [say("Work each problem by hand, with a pencil. The answers, worked term by term, are in the "
+    """The problems, in f's format (Markdown() or Latex()), with no answers."""
+    body = [f.paragraph("Work each problem by hand, with a pencil. The answers, worked term by term, are in the "
                 "answers file (made by the engine's backward()). Indices start at 1, as in o11, W12."),
-            f.heading("What dL/do is here", 2), say(WHAT_DL_DO_IS)]
+            f.heading("What dL/do is here", 2), f.paragraph(WHAT_DL_DO_IS)]
     for n, problem in enumerate(problems, 1):
         body += [f.heading(_problem_title(n, problem), 2),
                  f.grid("I", problem.image), f.grid("W", problem.filter), f.grid("c", problem.weights),
-                 (f.items([_markdown_math(t) for t in _tasks(problem)]) if md else f.items(_tasks(problem)))]
+                 f.items(_tasks(problem))]
     return f.document(f"Worksheet: how a conv filter gets its gradient (seed {seed})", body)
 
 
 def write_answers(f, problems, solutions, seed):
+    """The worked answers, in f's format, from the solved problems' recorded graphs."""
     from tinygrad_conv.grid import grads
-    md = not isinstance(f, Latex)
-    say = (lambda t: f.paragraph(_markdown_math(t))) if md else f.paragraph
-    body = [say("Every line below was read off the scalar engine's recorded graph after backward(): each gradient "
+    body = [f.paragraph("Every line below was read off the scalar engine's recorded graph after backward(): each gradient "
                 "is the sum of its terms, symbols first, then the engine's numbers.")]
     for n, (problem, solved) in enumerate(zip(problems, solutions), 1):
         body += [f.heading(_problem_title(n, problem), 2), f.grid("I", problem.image), f.grid("W", problem.filter),
                  f.grid("c", problem.weights)]
         if problem.padding:
             x = np.pad(problem.image, problem.padding)
-            body += [say(f"x is I padded with {problem.padding} ring(s) of zeros (each zero is named 0 below):"),
+            body += [f.paragraph(f"x is I padded with {problem.padding} ring(s) of zeros (each zero is named 0 below):"),
                      f.grid("x", x)]
         for heading, equations in worked(problem, solved):
             body += [f.heading(heading, 3), f.equations(equations)]
-        body += [f.heading("In grids", 3), f.grid("dL/do" if md else r"\frac{\partial L}{\partial o}",
-                                                  grads(solved["o"])),
-                 f.grid("dL/dW" if md else r"\frac{\partial L}{\partial W}", grads(solved["W"])),
-                 f.grid("dL/dI" if md else r"\frac{\partial L}{\partial I}", grads(solved["I"]))]
+        body += [f.heading("In grids", 3)] + [f.grid(f.gradient_of(name), grads(solved[name])) for name in "oWI"]
     return f.document(f"Answers: how a conv filter gets its gradient (seed {seed})", body)
 
 
@@ -517,7 +523,11 @@ def run(args, fail):
         os.makedirs(args.out, exist_ok=True)
     except OSError as e:
         fail(f"cannot write into --out {args.out!r}: {e.strerror or e}")
-    problems = make_problems(args.problems, args.image, args.filter, args.stride, args.padding, args.pool, args.seed)
+    try:
+        problems = make_problems(args.problems, args.image, args.filter, args.stride, args.padding, args.pool,
+                                 args.seed)
+    except ValueError as e:
+        fail(str(e))
     try:
         files = write_all(args.out, problems, args.seed)
     except OSError as e:
