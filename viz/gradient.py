@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import graphviz
 
+from tinygrad_conv.grid import parse_name
 from tinygrad_conv.value import NO_PATH, Value
 from .notebook import Equations
 from .text import escape, label, latex_name, latex_number, number, signed
@@ -131,7 +132,21 @@ def _terms(loss, v, uses, forms):
             terms.append(Term(node, factors, local, upstream, 0.0 if dead else local * upstream, chain))
         else:
             stack += [(user, position, factors, local, dead, chain) for user, position in reversed(uses[node])]
-    return terms
+    return _in_grid_order(terms)
+
+
+def _in_grid_order(terms):
+    """Terms whose targets are elements of one grid, in the grid's order (o11, o12, o21, ...).
+
+    The walk meets a conv's outputs window by window of the layer above; a learner reads them row
+    by row. Grids keep the place of their first term; other terms stay where they are.
+    """
+    first, keys = {}, []
+    for i, t in enumerate(terms):
+        parsed = parse_name(t.target.name) if t.target.name else None
+        grid, index = parsed if parsed else (i, ())
+        keys.append((first.setdefault(grid, i), index, i))
+    return [t for _, t in sorted(zip(keys, terms), key=lambda pair: pair[0])]
 
 
 def _stops(node, loss, uses, expand):
