@@ -398,6 +398,8 @@ def _equation(loss, v, terms, f, max_terms, total):
     if numbers:
         rows.append(numbers)
     rows.append(f.num(v.grad).strip("()") if not f.latex else latex_number(v.grad))
+    if len(rows) == 3 and rows[1].strip("()") == rows[2]:  # dL/dp11 = (-0.5) = -0.5: once is enough
+        del rows[1]
     if rows[-1] == rows[0]:
         rows.pop()
     if f.latex:
@@ -513,6 +515,11 @@ def draw_gradient_path(loss, v, max_others=3):
     dot = graphviz.Digraph(graph_attr={"rankdir": "TB", "nodesep": "0.4", "ranksep": "0.45"},
                            node_attr={"fontname": "Helvetica", "fontsize": "12"},
                            edge_attr={"fontname": "Helvetica", "fontsize": "11"})
+    target = _describe(v, loss, _FORMS[0])
+    dot.attr(label=label(f"How dL/d{target} is made, from the loss down",
+                         "each red arrow is one term: the local derivative times the gradient above it;",
+                         "a grey note lists the other terms of that Value's sum (its other uses)"),
+             labelloc="t", fontname="Helvetica", fontsize="13")
     ids = {node: f"n{i}" for i, node in enumerate(path)}
     for node in path:
         name = _describe(node, loss, _FORMS[0])
@@ -524,8 +531,8 @@ def draw_gradient_path(loss, v, max_others=3):
         via = next(t for t in terms if t.target is above)
         symbols = _term_text(via, loss, _FORMS[0], False)
         if len(symbols) > 48:  # a softmax's long local derivative: its number says enough
-            symbols = f"{number(via.local)}*dL/d{_describe(above, loss, _FORMS[0])}" if above is not loss \
-                else number(via.local)
+            symbols = "local derivative" + (f" * dL/d{_describe(above, loss, _FORMS[0])}" if above is not loss
+                                            else " (see its equation)")
         numbers = _term_text(via, loss, _FORMS[0], True)
         lines = [symbols] + ([f"= {numbers}"] if numbers not in (symbols, signed(via.value)) else []) \
             + [f"= {number(via.value)}"]
