@@ -199,7 +199,7 @@ class _LatexForm(_TextForm):
     latex = True
 
     def name(self, n):
-        return latex_name(n)
+        return n if len(n) == 1 and n.isalpha() else latex_name(n)
 
     def num(self, x):
         text = latex_number(x)
