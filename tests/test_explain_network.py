@@ -5,7 +5,6 @@ import re
 import shutil
 import xml.etree.ElementTree as ET
 
-import numpy as np
 import pytest
 
 import tinygrad_conv as tc

@@ -33,7 +33,7 @@ import graphviz
 from tinygrad_conv.grid import parse_name
 from tinygrad_conv.value import NO_PATH, Value
 from .notebook import Equations
-from .text import escape, label, latex_name, latex_number, number, signed
+from .text import label, latex_name, latex_number, number, signed
 
 MAX_LABEL_DEPTH = 3   # an unnamed Value is written out this many ops deep, then as (...)
 MAX_SUM_TERMS = 3     # a longer unnamed sum is written (a + b + ... + z)
