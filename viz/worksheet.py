@@ -77,6 +77,9 @@ def pool_window(conv_shape):
 
 def make_problems(count, image=(3, 3), filter=(2, 2), stride=1, padding=0, pool="none", seed=0):
     """`count` problems drawn from np.random.default_rng(seed); the first k are the same for any count >= k."""
+    reason = why_not(image, filter, stride, padding)
+    if reason:
+        raise ValueError(reason)
     rng = np.random.default_rng(seed)
     conv_shape = output_shape(image, filter, stride, padding)
     window, pool_stride = pool_window(conv_shape) if pool != "none" else (None, None)
@@ -487,15 +490,29 @@ def add_arguments(worksheet):
     worksheet.add_argument("--out", default="out", metavar="DIR", help="where to write the files (default out/)")
 
 
-def _check(args, fail):
-    (H, W), (kh, kw), p = args.image, args.filter, args.padding
+def why_not(image, filter, stride, padding):
+    """Why these sizes make no worksheet problem (a sentence), or None when they do."""
+    (H, W), (kh, kw), s, p = image, filter, stride, padding
     if max(H, W) > MAX_SIDE:
-        fail(f"--image {H}x{W} is too big to work by hand; at most {MAX_SIDE}x{MAX_SIDE}")
+        return f"--image {H}x{W} is too big to work by hand; at most {MAX_SIDE}x{MAX_SIDE}"
     if p >= max(kh, kw):
-        fail(f"--padding {p} would make outputs of padding zeros only; a {kh}x{kw} filter takes at most "
-             f"{max(kh, kw) - 1}")
+        return (f"--padding {p} would make outputs of padding zeros only; a {kh}x{kw} filter takes at most "
+                f"{max(kh, kw) - 1}")
     if kh > H + 2 * p or kw > W + 2 * p:
-        fail(f"the {kh}x{kw} filter does not fit the {H}x{W} image with padding {p}")
+        return f"the {kh}x{kw} filter does not fit the {H}x{W} image with padding {p}"
+    for n, k, side in ((H, kh, "row"), (W, kw, "column")):
+        # output i reads padded positions s*i .. s*i + k - 1; the image sits at p .. p + n - 1
+        for i in range((n + 2 * p - k) // s + 1):
+            if s * i + k - 1 < p or s * i >= p + n:
+                return (f"with stride {s} and padding {p}, output {side} {i + 1} reads only padding zeros; "
+                        "use less --padding or another --stride")
+    return None
+
+
+def _check(args, fail):
+    reason = why_not(args.image, args.filter, args.stride, args.padding)
+    if reason:
+        fail(reason)
     if args.problems > MAX_PROBLEMS:
         fail(f"--problems {args.problems}: at most {MAX_PROBLEMS}")
     if args.seed >= 2 ** 63:
