@@ -6,6 +6,7 @@
     viz.draw_conv_wiring(o, W, inputs=I)          # the wiring as grids: every W_ab -> o_ij it feeds
     viz.conv_equations(o, W)                      # forward and gradient equations, checked with numpy
     viz.pool_routing(p, o)                        # how a pool after the conv routes the gradient
+    viz.explore(loss).save("explorer.html")       # a page to click: each gradient formed term by term
 
 `o` is always the grid `conv2d` returned (a following pool is given as
 `pooled=`). viz only reads Values (`_prev`, `_local`, `_op`, `name`, `data`,
@@ -17,5 +18,6 @@ from .draw_wiring import draw_conv_wiring
 from .equations import conv_equations
 from .pooling import pool_routing
 from .notebook import Equations, show
+from .explore import explore
 
-__all__ = ["draw_graph", "conv_wiring", "draw_conv_wiring", "conv_equations", "pool_routing", "Equations", "show"]
+__all__ = ["draw_graph", "conv_wiring", "draw_conv_wiring", "conv_equations", "pool_routing", "Equations", "show", "explore"]

@@ -112,6 +112,10 @@ def add_arguments(explain):
     explain.add_argument("--max-nodes", type=_at_least(1), default=MAX_NODES, metavar="N",
                          help=f"draw graph.svg only up to N Values (default {MAX_NODES}); a larger graph is "
                               "skipped with a note")
+    # the explorer (issue 11): a page to click through, each gradient formed term by term
+    explain.add_argument("--html", action="store_true",
+                         help="also write explorer.html: click any weight, output or pixel and watch its gradient "
+                              "form (open it in a browser)")
 
 
 def _check(args, fail):
@@ -260,6 +264,13 @@ def run(args, fail):
         try:
             with open(path, "wb") as f:
                 f.write(rendered)
+        except OSError as e:
+            fail(f"cannot write {path!r}: {e.strerror or e}")
+        written.append(path)
+    if args.html:  # the explorer page
+        path = os.path.join(args.out, "explorer.html")
+        try:
+            viz.explore(seed["L"]).save(path)
         except OSError as e:
             fail(f"cannot write {path!r}: {e.strerror or e}")
         written.append(path)

@@ -1,0 +1,522 @@
+"""viz.explore(loss): a page to click through a recorded graph and watch each gradient form.
+
+    page = viz.explore(loss)      # after loss.backward()
+    page.save("explorer.html")    # one self-contained file: open it in a browser
+    page                          # in Jupyter it shows inline
+
+Everything the page shows is read off the recorded graph here, in Python:
+
+- the grids: every named Value, grouped by `grid.parse_name` (I11 ... -> the
+  grid I, W[1,1,2,3] -> the 4-D grid W), each laid out as its grid;
+- the conv wiring: for every conv layer, which weight multiplied which input
+  inside which output (`wiring.read_conv`, by identity in the graph);
+- the backward pass as its list of `+=` steps (`replay.backward_events`), and
+  for every Value its ledger:  dL/dv = sum over its uses u of (du/dv) * dL/du,
+  one term per step that added to v.grad;
+- a central-difference nudge for every drawn Value (`nudge.Rerun`).
+
+The page's script (explore_page/page.js) only shows, highlights and replays
+those numbers; it computes no gradient.
+"""
+import html
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinygrad_conv.grid import parse_name
+from tinygrad_conv.value import NO_PATH, Value
+
+from .nudge import Rerun
+from .replay import backward_events, final_gradients
+from .text import number, signed
+from .wiring import read_conv
+
+MAX_NODES = 300_000   # past this the page would be tens of megabytes: explore a smaller example
+MAX_LINES = 120       # wiring lines drawn for one selection; past this the lit cells say it alone
+COMPACT_SIDE = 10     # grids wider or taller than this show their cells without names (in the tooltip)
+_HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "explore_page")
+
+
+@dataclass
+class Grid:
+    """The named Values that spell one grid: I11 ... I33, or W[1,1,1,1] ... ."""
+    name: str             # as its elements spell it: "I", "W2", or the whole name of a lone Value ("L")
+    shape: tuple
+    cells: dict           # 0-based index -> Value
+    role: str = ""        # "image", "filter", "conv output", "pool", "dense output", "loss", ...
+    title: str = ""       # name and role, as shown
+
+    @property
+    def computed(self):
+        return any(v._edges for v in self.cells.values())
+
+
+@dataclass(frozen=True)
+class Term:
+    """One use of a Value v in the ledger: (du/dv) * dL/du, after the step that added it."""
+    step: int        # index into Page.events
+    symbols: str     # "I11 × dL/do11"
+    numbers: str     # "1 × 6.75"
+    value: float     # this term: du/dv * dL/du
+    total: float     # v's gradient after this term
+
+
+@dataclass
+class Page:
+    """The explorer page and the numbers it was made from (for tests and for looking in Python)."""
+    html: str
+    root: Value
+    grids: list
+    events: list                                  # replay.Accumulation, in backward()'s order
+    names: dict                                   # drawn Value -> its name on the page
+    nudges: dict                                  # drawn Value -> central-difference dL/dv
+    _lit: dict = field(repr=False, default_factory=dict)      # drawn Value -> set of Values lit with it
+    _ledgers: dict = field(repr=False, default_factory=dict)  # drawn Value -> [Term]
+
+    def value(self, name):
+        """The drawn Value called `name` (KeyError naming the drawn ones if there is none)."""
+        for v, n in self.names.items():
+            if n == name:
+                return v
+        shown = ", ".join(list(self.names.values())[:20])
+        raise KeyError(f"no Value named {name!r} on the page; it shows {shown}" + (" ..." if len(self.names) > 20 else ""))
+
+    def lit(self, name):
+        """Names of the Values lit when `name` is clicked: wired to it through a conv."""
+        return {self.names[v] for v in self._lit.get(self.value(name), ())}
+
+    def ledger(self, name):
+        """dL/d(name) as its terms, one per use, in backward()'s order."""
+        return list(self._ledgers.get(self.value(name), ()))
+
+    def nudge(self, name):
+        return self.nudges[self.value(name)]
+
+    def save(self, path):
+        """Write the page (one self-contained HTML file); returns the path."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.html)
+        return path
+
+    def _repr_html_(self):
+        # an iframe keeps the page's script and style to itself inside a notebook
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:720px;'
+                'border:1px solid #ccc" sandbox="allow-scripts"></iframe>')
+
+    def __repr__(self):
+        return (f"<explorer page: {len(self.names)} Values in {len(self.grids)} grids, "
+                f"{len(self.events)} backward steps; .save(path) writes it>")
+
+
+# ---- reading the graph ---------------------------------------------------------------------------
+
+def _as_root(loss):
+    if isinstance(loss, Value):
+        return loss
+    if isinstance(loss, np.ndarray) and loss.dtype == object and loss.size == 1 and isinstance(loss.flat[0], Value):
+        return loss.flat[0]
+    if type(loss).__name__ == "Tensor":
+        raise TypeError("explore reads the scalar engine's graph: pass a Value (build the model with grids of "
+                        "Values, e.g. model.to('scalar')), not a Tensor")
+    raise TypeError(f"explore needs the loss as a Value, got {type(loss).__name__}"
+                    + (f" of shape {loss.shape}" if hasattr(loss, "shape") else ""))
+
+
+def _forward_sequence(root, order):
+    """Every Value of the graph, each after the Values it was computed from (leaves just before first use)."""
+    if not order:
+        return [root]
+    seen, sequence = set(), []
+    for node in order:
+        for child in node._prev:
+            if not child._edges and child not in seen:
+                seen.add(child)
+                sequence.append(child)
+        sequence.append(node)
+    return sequence
+
+
+def _is_number(name):
+    try:
+        float(name)
+        return True
+    except ValueError:
+        return False
+
+
+def _group(named):
+    """(Value, name) pairs (forward order) -> grids, by grid.parse_name.
+
+    A grid with single-digit names (b1 ... b9) is 1-D, so its two-digit names (b11) are read as 1-D too.
+    Values whose names clash (two grids called o, say) go to a second grid "o (2)".
+    """
+    spelled = {}
+    for v, name in named:
+        parsed = parse_name(name)
+        grid, index = parsed if parsed else (name, ())
+        spelled.setdefault(grid, []).append((v, name, index))
+    grids = []
+    for name, members in spelled.items():
+        if any(len(index) == 1 for _, _, index in members):
+            members = [(v, n, parse_name(n, ndim=1)[1] if index else ()) for v, n, index in members]
+        instances = []  # one per ndim and clash
+        for v, _, index in members:
+            for inst in instances:
+                if inst["ndim"] == len(index) and index not in inst["cells"]:
+                    inst["cells"][index] = v
+                    break
+            else:
+                instances.append({"ndim": len(index), "cells": {index: v}})
+        for k, inst in enumerate(instances):
+            cells = inst["cells"]
+            shape = tuple(max(index[d] for index in cells) + 1 for d in range(inst["ndim"]))
+            grids.append(Grid(name if k == 0 else f"{name} ({k + 1})", shape, cells))
+    return grids
+
+
+def _array(grid):
+    """The grid as an object array, or None when some of its positions have no Value."""
+    if len(grid.cells) != int(np.prod(grid.shape, dtype=np.int64)):
+        return None
+    a = np.empty(grid.shape, dtype=object)
+    for index, v in grid.cells.items():
+        a[index] = v
+    return a
+
+
+def _shown(x, drawn):
+    """The drawn Value standing for conv input x: x itself, or what a relu (or other one-input op) was taken of."""
+    while x not in drawn and len(x._edges) == 2:
+        x = x._edges[0]
+    return x if x in drawn else None
+
+
+def _find_layers(grids, grid_of, drawn):
+    """Conv layers among the grids: (outputs, weights, [(weight, input or None, output)]); roles set on the way.
+
+    A layer is a grid of "+" nodes whose terms are products `input * weight` (functional's order: the weight is
+    the right factor). It is a conv when its weights are 4-D, or 2-D and used whole by every output; a 2-D
+    weight used a row per output is a dense layer (no conv wiring to light).
+    """
+    layers = []
+    for g in grids:
+        if not g.cells or any(v._op != "+" for v in g.cells.values()):
+            continue
+        counts = Counter()
+        for o in g.cells.values():
+            for term in o._prev:
+                if term._op == "*" and len(term._prev) == 2 and term._prev[1] in grid_of:
+                    counts[id(grid_of[term._prev[1]])] += 1
+        if not counts:
+            continue
+        weights = next(w for w in grids if id(w) == counts.most_common(1)[0][0])
+        if weights is g:
+            continue
+        out_array, w_array = _array(g), _array(weights)
+        first = next(iter(g.cells.values()))
+        used = {t._prev[1] for t in first._prev if t._op == "*" and len(t._prev) == 2}
+        conv = out_array is not None and w_array is not None and out_array.ndim in (2, 3, 4) and (
+            w_array.ndim == 4 or (w_array.ndim == 2 and out_array.ndim == 2 and len(used) == w_array.size))
+        if not conv:
+            g.role = g.role or "dense output"
+            weights.role = weights.role or "dense weights"
+            continue
+        reading = read_conv(out_array, w_array)
+        wiring = [(t.weight, _shown(t.x, drawn), t.out) for t in reading.terms]
+        g.role = "conv output"
+        weights.role = "filter"
+        inputs = {id(grid_of[x]) for _, x, _ in wiring if x is not None}
+        for other in grids:
+            if id(other) in inputs and not other.role:
+                other.role = "image" if not other.computed else "conv input"
+        layers.append((g, weights, wiring))
+    return layers
+
+
+def _roles(grids, root):
+    for g in grids:
+        if g.role:
+            continue
+        ops = {v._op for v in g.cells.values()}
+        if root in g.cells.values():
+            g.role = "loss"
+        elif ops == {"max"} or (ops == {"/"} and all(v._prev[0]._op == "+" for v in g.cells.values())):
+            g.role = "pool"
+        elif ops == {""}:
+            g.role = "numbers"
+        elif len(ops) == 1:
+            g.role = ops.pop()
+        else:
+            g.role = "values"
+
+
+class _Labels:
+    """What the page calls each Value: its name, the loss "L", a number, or a short expression."""
+
+    def __init__(self, names, root):
+        self.names, self.root, self.cache = names, root, {}
+
+    def __call__(self, v, depth=0):
+        if v in self.names:
+            return self.names[v]
+        if v is self.root:
+            return "L"
+        if not v._edges:
+            return number(v.data)
+        if depth >= 2:
+            return "…"
+        key = (id(v), depth)
+        if key not in self.cache:
+            self.cache[key] = self._expression(v, depth)
+        return self.cache[key]
+
+    def _expression(self, v, depth):
+        parts = [self.wrapped(c, depth + 1) for c in v._prev]
+        op = v._op
+        if op == "*" and len(parts) == 2:
+            return f"{parts[0]}·{parts[1]}"
+        if op == "+":
+            return " + ".join(parts) if len(parts) <= 4 else f"{parts[0]} + … + {parts[-1]} ({len(parts)} terms)"
+        if op in ("-", "/") and len(parts) == 2:
+            return f"{parts[0]} {'−' if op == '-' else '/'} {parts[1]}"
+        if op == "neg":
+            return f"−{parts[0]}"
+        if op.startswith("**"):
+            return f"{parts[0]}^{op[2:] or parts[1]}"
+        if op == "max":
+            return f"max({', '.join(parts)})" if len(parts) <= 4 else f"max({parts[0]}, …, {parts[-1]})"
+        return f"{op}({', '.join(parts)})"
+
+    def wrapped(self, v, depth=0):
+        """The label, in brackets when it is an expression of more than one part."""
+        text = self(v, depth)
+        plain = v in self.names or v is self.root or not v._edges or text == "…" or v._op in ("relu", "tanh",
+                                                                                                 "exp", "log",
+                                                                                                 "sigmoid", "max")
+        return text if plain else f"({text})"
+
+
+def _uses(order):
+    """Value -> [(user, d(user)/d(value))], one entry per edge (a Value squared is used twice)."""
+    uses = {}
+    for node in order:
+        edges = iter(node._edges)
+        for child, local in zip(edges, edges):
+            uses.setdefault(child, []).append((node, local))
+    return uses
+
+
+def _term(event, step, label, uses, drawn, root, grads):
+    """The ledger's line for one `+=`: symbols and numbers, the user followed up to a drawn Value.
+
+    An unnamed Value used once (the product I11*W11 inside o11) passes its gradient on unchanged but for
+    its one local factor, so dL/d(I11*W11) = 1 * dL/do11 is written dL/do11 (the factor 1 left out).
+    """
+    user, v = event.user, event.target
+    if user._op == "*" and len(user._prev) == 2:
+        a, b = user._prev
+        symbol = label(b if a is v else a)  # d(a*b)/da = b: name the other factor
+    else:
+        symbol = number(event.local)
+    symbols, numbers = [symbol], [signed(event.local)]
+    node = user
+    while node not in drawn and node is not root and len(uses.get(node, ())) == 1:
+        nxt, local = uses[node][0]
+        if local is NO_PATH:
+            break
+        if local != 1.0:
+            symbols.append(number(local))
+            numbers.append(signed(local))
+        node = nxt
+    if len(symbols) > 1 and symbols[0] == "1":  # 1 × 0.25 × dL/dp reads 0.25 × dL/dp
+        symbols, numbers = symbols[1:], numbers[1:]
+    target = label.wrapped(node)
+    symbols.append(f"dL/d{target}")
+    numbers.append(signed(grads.get(node, 0.0)))
+    return Term(step, " × ".join(symbols), " × ".join(numbers), event.local * event.user_grad, event.total)
+
+
+def _dead_uses(v, uses, label):
+    """Uses of v that pass nothing back (NO_PATH): a losing max input, a dead relu."""
+    notes = []
+    for user, local in uses.get(v, ()):
+        if local is NO_PATH:
+            why = {"max": "is not the max", "relu": "is not above 0 (the relu is off)"}.get(
+                user._op, "has no path to the result")
+            notes.append(f"in {label.wrapped(user)}: {label(v)} {why}, so no gradient comes back that way")
+    return notes
+
+
+# ---- the page ------------------------------------------------------------------------------------
+
+def explore(loss, max_nodes=MAX_NODES):
+    """The explorer page for a scalar graph: every named grid, its conv wiring, and backward() step by step.
+
+    `loss` is the Value backward() was (or will be) called on. The page shows each Value's data, and
+    its grad once backward() has run; Step replays backward() one `+=` at a time from zero.
+    """
+    root = _as_root(loss)
+    order = root._topological_order()
+    sequence = _forward_sequence(root, order)
+    if len(sequence) > max_nodes:
+        raise ValueError(f"the graph has {len(sequence)} Values, more than max_nodes={max_nodes}: the page would "
+                         "be too big to load; explore a smaller image, fewer channels or one example of the batch "
+                         "(or pass a larger max_nodes)")
+    names = {v: v.name for v in sequence if v.name and not _is_number(v.name)}
+    if root not in names:  # the loss is always drawn; unnamed, it is L (or "loss" if a Value is called L)
+        names[root] = "loss" if "L" in names.values() else "L"
+    grids = _group(list(names.items()))
+    grid_of = {v: g for g in grids for v in g.cells.values()}
+    drawn = set(names)
+    layers = _find_layers(grids, grid_of, drawn)
+    _roles(grids, root)
+    position = {v: i for i, v in enumerate(sequence)}
+    grids.sort(key=lambda g: min(position[v] for v in g.cells.values()))
+    for g in grids:
+        size = "x".join(map(str, g.shape)) if g.shape else "one number"
+        g.title = f"{g.name}: {g.role}, {size}"
+
+    events = backward_events(root)
+    grads = final_gradients(events, root)
+    ran = bool(order) and root.grad == 1.0
+    label = _Labels(names, root)
+    uses = _uses(order)
+
+    lit, lines = {}, {}
+    for _, _, wiring in layers:
+        for w, x, o in wiring:
+            for a, others in ((w, (o, x)), (o, (x, w)), (x, (o, w))):
+                if a is not None:
+                    lit.setdefault(a, set()).update(b for b in others if b is not None)
+            if x is not None:
+                for a in (w, o, x):
+                    lines.setdefault(a, []).append((x, o))
+            lines.setdefault(o, []).append((w, o))
+
+    ledgers = {}
+    for step, event in enumerate(events):
+        if event.target in drawn:
+            ledgers.setdefault(event.target, []).append(_term(event, step, label, uses, drawn, root, grads))
+
+    rerun = Rerun(root, order)
+    nudges = {v: rerun.gradient(v) for v in names}
+
+    page = Page("", root, grids, events, names, nudges, lit, ledgers)
+    page.html = _render(page, ran, grads, label, lines, uses)
+    return page
+
+
+def _ids(page, events):
+    """Page ids: drawn Values first, in grid order, then every other Value a backward step touches."""
+    ids = {}
+    for g in page.grids:
+        for index in sorted(g.cells):
+            ids.setdefault(g.cells[index], len(ids))
+    drawn_count = len(ids)
+    for e in events:
+        for v in (e.target, e.user):
+            if v not in ids:
+                ids[v] = len(ids)
+    return ids, drawn_count
+
+
+def _finite_or_none(x):
+    return x if x == x and abs(x) != float("inf") else None
+
+
+def _render(page, ran, grads, label, lines, uses):
+    ids, drawn_count = _ids(page, page.events)
+    values = sorted(ids, key=ids.__getitem__)
+    drawn = values[:drawn_count]
+    mismatched = [page.names[v] for v in drawn if ran and v in grads and grads[v] != v.grad
+                  and not (grads[v] != grads[v] and v.grad != v.grad)]
+    data = {
+        "root": ids[page.root],
+        "ran": ran,
+        "drawn": drawn_count,
+        "labels": [label.wrapped(v) for v in values],
+        "data": [number(v.data) for v in drawn],
+        # what backward() left in v.grad; the replay's totals equal it (tested), so Step ends here
+        "grad": [number(v.grad if ran and i < drawn_count else grads.get(v, 0.0)) for i, v in enumerate(values)],
+        "answer": [_finite_or_none(v.grad if ran else grads.get(v, 0.0)) for v in drawn],
+        "nudge": [None if page.nudges[v] != page.nudges[v] else number(page.nudges[v]) for v in drawn],
+        "lit": [sorted(ids[u] for u in page._lit.get(v, ())) for v in drawn],
+        "lines": [[i for pair in lines.get(v, [])[:MAX_LINES] for i in (ids[pair[0]], ids[pair[1]])]
+                  for v in drawn],
+        "wires": [len(lines.get(v, [])) for v in drawn],
+        "ledger": [[[t.step, t.symbols, t.numbers, number(t.value)] for t in page._ledgers.get(v, ())]
+                   for v in drawn],
+        "notes": [_dead_uses(v, uses, label) for v in drawn],
+        "et": [ids[e.target] for e in page.events],
+        "eu": [ids[e.user] for e in page.events],
+        "el": [signed(e.local) for e in page.events],
+        "es": [number(e.total) for e in page.events],
+        "mismatch": mismatched,
+    }
+    blob = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    with open(os.path.join(_HERE, "page.html"), encoding="utf-8") as f:
+        template = f.read()
+    with open(os.path.join(_HERE, "page.css"), encoding="utf-8") as f:
+        style = f.read()
+    with open(os.path.join(_HERE, "page.js"), encoding="utf-8") as f:
+        script = f.read()
+    parts = {"/*STYLE*/": style, "/*DATA*/": blob, "/*SCRIPT*/": script.replace("</", "<\\/"),
+             "<!--GRIDS-->": _grids_html(page.grids, page.names, ids, ran), "/*TOTAL*/": str(len(page.events)),
+             "<!--TITLE-->": html.escape(f"explorer: {page.names[page.root]} and its {len(drawn)} Values")}
+    # one pass over the template, so nothing inserted (a name, say) is ever read as a marker
+    return re.sub(r"/\*(?:STYLE|DATA|SCRIPT|TOTAL)\*/|<!--(?:GRIDS|TITLE)-->", lambda m: parts[m.group(0)], template)
+
+
+def _grids_html(grids, names, ids, ran):
+    out = []
+    for g in grids:
+        compact = any(n > COMPACT_SIDE for n in g.shape)
+        out.append(f'<section class="grid{" compact" if compact else ""}" data-grid="{html.escape(g.name)}" '
+                   f'data-role="{html.escape(g.role)}">'
+                   f'<h2>{html.escape(g.title)}</h2><div class="panels">')
+        for lead, rows, cols in _panels(g.shape):
+            caption = ""
+            if lead:
+                caption = f'<div class="caption">{html.escape(g.name)}[{",".join(str(i + 1) for i in lead)},:,:]</div>'
+            out.append(f'<div class="panel">{caption}<div class="cells" style="grid-template-columns:'
+                       f'repeat({cols},auto)">')
+            for r in range(rows):
+                for c in range(cols):
+                    index = _index(g.shape, lead, r, c, cols)
+                    v = g.cells.get(index)
+                    if v is None:
+                        out.append('<div class="empty"></div>')
+                        continue
+                    name = html.escape(names[v])
+                    grad = number(v.grad) if ran else ""
+                    named = "" if compact else f'<span class="n">{name}</span>'
+                    out.append(f'<div class="cell" data-name="{name}" data-id="{ids[v]}" title="{name}">{named}'
+                               f'<span class="d">{number(v.data)}</span><span class="g">{grad}</span></div>')
+            out.append("</div></div>")
+        out.append("</div></section>")
+    return "".join(out)
+
+
+ROW_1D = 16  # a long 1-D grid wraps at this many per row
+
+
+def _panels(shape):
+    """(leading index, rows, columns) of each 2-D panel: a 3-D or 4-D grid is a row of 2-D panels."""
+    if len(shape) == 0:
+        return [((), 1, 1)]
+    if len(shape) == 1:
+        cols = min(shape[0], ROW_1D)
+        return [((), -(-shape[0] // cols), cols)]
+    return [(lead, shape[-2], shape[-1]) for lead in np.ndindex(*shape[:-2])]
+
+
+def _index(shape, lead, r, c, cols):
+    if len(shape) == 0:
+        return ()
+    if len(shape) == 1:
+        return (r * cols + c,)
+    return tuple(lead) + (r, c)
