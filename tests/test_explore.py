@@ -252,3 +252,23 @@ def test_explain_html_writes_the_page(tmp_path):
     assert "explorer.html" in r.stdout
     for name in ("I11", "I55", "W33", "o33", "L"):
         assert f'data-name="{name}"' in text
+
+
+def test_under_ci_a_missing_browser_fails_and_elsewhere_skips(tmp_path):
+    from conftest import BROWSER_MISSING
+    (tmp_path / "conftest.py").write_text(open(os.path.join(ROOT, "tests", "conftest.py")).read())
+    (tmp_path / "test_page.py").write_text(
+        "import pytest\n\n"
+        "@pytest.fixture\ndef browser():\n"
+        f"    pytest.skip({BROWSER_MISSING + ' no chromium on PATH'!r})\n\n"
+        "def test_in_a_browser(browser):\n    pass\n")
+    outcomes = {}
+    for ci in ("true", None):
+        env = {k: v for k, v in os.environ.items() if k != "CI"}
+        if ci:
+            env["CI"] = ci
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfs", "-p", "no:cacheprovider", str(tmp_path)],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        outcomes[ci] = (r.returncode, r.stdout)
+    assert outcomes["true"][0] == 1 and "install playwright and chromium" in outcomes["true"][1]
+    assert outcomes[None][0] == 0 and "1 skipped" in outcomes[None][1] and "no chromium" in outcomes[None][1]
