@@ -229,6 +229,9 @@ def _find_layers(grids, grid_of, drawn):
         wiring = [(t.weight, _shown(t.x, drawn), t.out) for t in reading.terms]
         g.role = "conv output"
         weights.role = "filter"
+        for extra in (v for values in reading.extras.values() for v in values if v in grid_of):
+            bias = grid_of[extra]
+            bias.role = bias.role or ("bias" if not bias.computed else "")
         inputs = {id(grid_of[x]) for _, x, _ in wiring if x is not None}
         for other in grids:
             if id(other) in inputs and not other.role:
@@ -252,6 +255,32 @@ def _roles(grids, root):
             g.role = ops.pop()
         else:
             g.role = "values"
+
+
+_ROLE_ORDER = {"image": 0, "conv input": 0, "filter": 1, "dense weights": 1, "bias": 2}
+
+
+def _reading_order(sequence, drawn, order):
+    """A sort key putting grids in the order a forward pass reads them: image, filter, bias, conv output, ...
+
+    A computed grid sits where its first element was computed; a leaf grid (image, weights) just before the
+    first drawn Value it helps make (so W and I come before o, V before z), the image first.
+    """
+    position = {v: i for i, v in enumerate(sequence)}
+    first_user = {}
+    for node in order:
+        for child in node._prev:
+            first_user.setdefault(child, node)
+
+    def anchor(v):
+        if v._edges or v not in first_user:
+            return position[v]
+        u = first_user[v]
+        if u not in drawn and u in first_user:  # a product inside an output: that output
+            u = first_user[u]
+        return position[u]
+
+    return lambda g: (min(anchor(v) for v in g.cells.values()), _ROLE_ORDER.get(g.role, 5))
 
 
 class _Labels:
@@ -374,8 +403,7 @@ def explore(loss, max_nodes=MAX_NODES):
     drawn = set(names)
     layers = _find_layers(grids, grid_of, drawn)
     _roles(grids, root)
-    position = {v: i for i, v in enumerate(sequence)}
-    grids.sort(key=lambda g: min(position[v] for v in g.cells.values()))
+    grids.sort(key=_reading_order(sequence, names, order))
     for g in grids:
         size = "x".join(map(str, g.shape)) if g.shape else "one number"
         g.title = f"{g.name}: {g.role}, {size}"

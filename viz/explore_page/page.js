@@ -132,22 +132,27 @@
       ledgerEl.appendChild(totalLine(name, "1"));
       return;
     }
-    var terms = D.ledger[selected], arrived = 0, list = el("ol");
+    var terms = D.ledger[selected], arrived = 0, list = el("table");
     ledgerEl.appendChild(el("div", "note", "dL/d" + name + " = the sum over each use u of " + name + ": du/d" + name + " × dL/du"));
+    var head = el("tr");
+    head.appendChild(el("th", "", "use: du/d" + name + " × dL/du"));
+    head.appendChild(el("th", "run", "total"));
+    list.appendChild(head);
     for (var k = 0; k < terms.length; k++) {
       var t = terms[k];
       if (t[0] >= pos) break;
       arrived++;
-      var li = el("li");
-      li.setAttribute("data-step", t[0] + 1);
-      li.appendChild(el("span", "sym", t[1]));
-      li.appendChild(document.createTextNode(" = "));
-      li.appendChild(el("span", "num", t[2]));
-      li.appendChild(document.createTextNode(" = "));
-      li.appendChild(el("span", "val", t[3]));
-      li.appendChild(el("span", "run", "   (total " + D.es[t[0]] + ")"));
-      if (t[0] === pos - 1) li.className = "last";
-      list.appendChild(li);
+      var row = el("tr", "term"), cell = el("td");
+      row.setAttribute("data-step", t[0] + 1);
+      cell.appendChild(el("span", "sym", t[1]));
+      cell.appendChild(document.createTextNode(" = "));
+      cell.appendChild(el("span", "num", t[2]));
+      cell.appendChild(document.createTextNode(" = "));
+      cell.appendChild(el("span", "val", t[3]));
+      row.appendChild(cell);
+      row.appendChild(el("td", "run", D.es[t[0]]));
+      if (t[0] === pos - 1) row.className = "term last";
+      list.appendChild(row);
     }
     if (arrived) ledgerEl.appendChild(list);
     D.notes[selected].forEach(function (text) { ledgerEl.appendChild(el("div", "note", text)); });
