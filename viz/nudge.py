@@ -9,10 +9,12 @@ pool and the loss, not the other thousands of nodes. Nothing in the graph is
 changed; the nudged numbers live in a dictionary.
 """
 import math
+from collections import Counter
 
 from tinygrad_conv.value import Value
 
 REL_STEP = 1e-5   # h = REL_STEP * max(1, |v|): small enough for curvature, large enough for rounding
+WIDE = 16         # a sum of more inputs than this is updated by its inputs' changes, not added up again
 
 
 def _relu(a):
@@ -66,6 +68,7 @@ class Rerun:
         self.order = root._topological_order() if order is None else order
         self.position = {node: i for i, node in enumerate(self.order)}
         self.users = {}
+        self._times = {}  # a wide sum -> how many times it adds each input
         for node in self.order:
             for child in set(node._prev):
                 self.users.setdefault(child, []).append(node)
@@ -81,12 +84,29 @@ class Rerun:
         return sorted(seen, key=self.position.__getitem__)
 
     def loss_with(self, v, x, nodes):
-        """The root's number when v holds x instead of v.data (nodes: v's downstream)."""
+        """The root's number when v holds x instead of v.data (nodes: v's downstream).
+
+        A wide sum (a global pool, a dense output over hundreds of inputs) is not added up again:
+        it moves by exactly what its changed inputs moved, (new - old) for each, which rounds
+        the same way in L(v + h) as in L(v - h).
+        """
         if v is self.root:
             return x
-        changed = {v: x}
+        changed, moved = {v: x}, {}
+        for user in self.users.get(v, ()):
+            moved.setdefault(user, []).append(v)
         for node in nodes:
-            changed[node] = forward(node._op, [changed[c] if c in changed else c.data for c in node._prev])
+            inputs = node._edges[0::2]
+            if node._op == "+" and len(inputs) > WIDE:
+                times = self._times.get(node) or self._times.setdefault(node, Counter(inputs))
+                new = node.data
+                for c in moved[node]:
+                    new += times[c] * (changed[c] - c.data)
+            else:
+                new = forward(node._op, [changed[c] if c in changed else c.data for c in inputs])
+            changed[node] = new
+            for user in self.users.get(node, ()):
+                moved.setdefault(user, []).append(node)
         return changed[self.root]
 
     def gradient(self, v, rel_step=REL_STEP):
