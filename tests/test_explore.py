@@ -272,3 +272,19 @@ def test_under_ci_a_missing_browser_fails_and_elsewhere_skips(tmp_path):
         outcomes[ci] = (r.returncode, r.stdout)
     assert outcomes["true"][0] == 1 and "install playwright and chromium" in outcomes["true"][1]
     assert outcomes[None][0] == 0 and "1 skipped" in outcomes[None][1] and "no chromium" in outcomes[None][1]
+
+
+def test_nudges_through_wide_sums_agree_with_backward():
+    """A global pool over 36 outputs and a dense layer over them: sums the nudge moves rather than re-adds."""
+    rng = np.random.default_rng(3)
+    I = tc.values(rng.standard_normal((7, 7)), name="I")
+    W = tc.values(rng.standard_normal((2, 2)), name="W")
+    o = F.conv2d(I, W)
+    V = tc.values(rng.standard_normal((2, 36)), name="V")
+    z = F.linear(o.reshape(-1), V, name="z")
+    L = F.mse_loss(z, [1.0, -1.0]) + (F.global_avg_pool2d(o) - 2.0) ** 2
+    L.backward()
+    page = viz.explore(L)
+    assert len(o[0, 0]._prev) == 4 and len(z[0]._prev) == 36  # wide: more than viz.nudge.WIDE inputs
+    for v, nudged in page.nudges.items():
+        assert nudged == pytest.approx(v.grad, rel=1e-6, abs=1e-7), page.names[v]
