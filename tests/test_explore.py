@@ -288,3 +288,12 @@ def test_nudges_through_wide_sums_agree_with_backward():
     assert len(o[0, 0]._prev) == 4 and len(z[0]._prev) == 36  # wide: more than viz.nudge.WIDE inputs
     for v, nudged in page.nudges.items():
         assert nudged == pytest.approx(v.grad, rel=1e-6, abs=1e-7), page.names[v]
+
+
+def test_a_second_backward_without_zeroing_is_flagged():
+    page, L = seed_page()
+    L.backward()  # the leaves now hold two passes' worth
+    data = page_data(viz.explore(L))
+    assert set(data["mismatch"]) == {"I11", "I13", "I21", "I22", "I23", "I31", "I32", "I33", "W11", "W12", "W21",
+                                     "W22"}  # (I12's gradient is 0 either way)
+    assert "backward() run more than once" in page.html
