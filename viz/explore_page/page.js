@@ -15,10 +15,10 @@
   var quizButton = document.getElementById("quiz");
   var SVG = "http://www.w3.org/2000/svg";
 
-  // a big grid's cells show 3 significant digits (the info panel and the ledger show all six)
+  // a big grid's cells show long numbers to 3 significant digits (the info panel and the ledger show all six)
   function short(text) {
     var x = Number(text);
-    if (text === "" || !isFinite(x)) return text;
+    if (text.length <= 6 || !isFinite(x)) return text;
     var t = x.toPrecision(3);
     return t.indexOf("e") < 0 && t.indexOf(".") >= 0 ? t.replace(/0+$/, "").replace(/\.$/, "") : t;
   }
@@ -88,11 +88,13 @@
     for (var k = 0; k + 1 < pairs.length; k += 2) {
       var a = pairs[k], b = pairs[k + 1];
       if (a >= D.drawn || b >= D.drawn || !cells[a] || !cells[b]) continue;
-      // a curve bowing upwards, so wires between cells of one row stay apart from the cells between them
+      // a curve bowing to one side of the straight line, so that wires between cells of one row (or one
+      // column) pass beside the cells between them, and parallel wires stay apart
       var p = centre(a, box), q = centre(b, box), line = document.createElementNS(SVG, "path");
-      var lift = 18 + 0.12 * Math.abs(q[0] - p[0]) + 0.05 * Math.abs(q[1] - p[1]);
-      var cx = (p[0] + q[0]) / 2, cy = Math.min(p[1], q[1]) - lift;
+      var dx = q[0] - p[0], dy = q[1] - p[1], length = Math.sqrt(dx * dx + dy * dy) || 1;
+      var lift = 14 + 0.12 * length, cx = (p[0] + q[0]) / 2 + lift * dy / length, cy = (p[1] + q[1]) / 2 - lift * Math.abs(dx) / length;
       line.setAttribute("d", "M" + p[0] + "," + p[1] + " Q" + cx + "," + cy + " " + q[0] + "," + q[1]);
+      line.setAttribute("stroke-opacity", Math.max(0.2, 0.6 - 0.004 * pairs.length / 2));
       if (isWeightLine(a)) line.setAttribute("class", "weight");
       wires.appendChild(line);
     }
