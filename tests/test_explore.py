@@ -208,7 +208,9 @@ def test_grouping_of_names():
     L.backward()
     page = viz.explore(L)
     shapes = {g.name: g.shape for g in page.grids}
-    assert shapes["b"] == (12,) and shapes["b (2)"] == (3,)
+    # the lone b3 (used in a product) comes first in the forward pass; the 12 b's are used in the sum
+    assert shapes["b"] == (3,) and shapes["b (2)"] == (12,)
+    assert [v.data for v in next(g for g in page.grids if g.name == "b (2)").cells.values()] == list(range(12))
     assert shapes["W"] == (2, 1, 2, 2) and shapes["o"] == (2, 2, 2) and shapes["I"] == (1, 3, 3)
     assert shapes["L"] == ()
     assert page.lit("W[2,1,2,2]") == {"o[2,1,1]", "o[2,1,2]", "o[2,2,1]", "o[2,2,2]",
@@ -297,3 +299,19 @@ def test_a_second_backward_without_zeroing_is_flagged():
     assert set(data["mismatch"]) == {"I11", "I13", "I21", "I22", "I23", "I31", "I32", "I33", "W11", "W12", "W21",
                                      "W22"}  # (I12's gradient is 0 either way)
     assert "backward() run more than once" in page.html
+
+
+def test_two_grids_spelled_alike_stay_apart():
+    """A conv and a dense layer that both call their bias b and their weights W: four grids, not two."""
+    rng = np.random.default_rng(0)
+    I = tc.values(rng.standard_normal((1, 8, 8)), name="I")
+    o = F.conv2d(I, tc.values(rng.standard_normal((2, 1, 3, 3)), name="W"), tc.values(rng.standard_normal(2), name="b"))
+    flat = F.relu(F.max_pool2d(o, 2)).reshape(-1)
+    z = F.linear(flat, tc.values(rng.standard_normal((3, 18)), name="W"), tc.values(rng.standard_normal(3), name="b"))
+    L = F.cross_entropy(z, 1)
+    L.backward()
+    page = viz.explore(L)
+    grids = {g.name: (g.shape, g.role) for g in page.grids}
+    assert grids["W"] == ((2, 1, 3, 3), "filter") and grids["b"] == ((2,), "bias")
+    assert grids["W (2)"] == ((3, 18), "weights") and grids["b (2)"] == ((3,), "bias")
+    assert len(page.lit("W[1,1,2,2]")) == 36 + 36  # every output of its channel, and an input for each

@@ -143,11 +143,13 @@ def _is_number(name):
         return False
 
 
-def _group(named):
+def _group(named, first_user):
     """(Value, name) pairs (forward order) -> grids, by grid.parse_name.
 
     A grid with single-digit names (b1 ... b9) is 1-D, so its two-digit names (b11) are read as 1-D too.
-    Values whose names clash (two grids called o, say) go to a second grid "o (2)".
+    When two grids spell their names alike (a conv's bias b1 b2 and a dense layer's b1 b2 b3), their Values
+    are told apart by how they sit in the graph (op, inputs, first user): Values alike in that way are one
+    grid, and groups of them that share no position are merged; the second grid of a name is "b (2)".
     """
     spelled = {}
     for v, name in named:
@@ -158,14 +160,19 @@ def _group(named):
     for name, members in spelled.items():
         if any(len(index) == 1 for _, _, index in members):
             members = [(v, n, parse_name(n, ndim=1)[1] if index else ()) for v, n, index in members]
-        instances = []  # one per ndim and clash
+        alike = {}
         for v, _, index in members:
+            user = first_user.get(v)
+            kind = (len(index), v._op, len(v._edges), user and user._op, user and len(user._edges))
+            alike.setdefault(kind, {}).setdefault(index, v)
+        instances = []
+        for kind, cells in alike.items():
             for inst in instances:
-                if inst["ndim"] == len(index) and index not in inst["cells"]:
-                    inst["cells"][index] = v
+                if inst["ndim"] == kind[0] and not inst["cells"].keys() & cells.keys():
+                    inst["cells"].update(cells)
                     break
             else:
-                instances.append({"ndim": len(index), "cells": {index: v}})
+                instances.append({"ndim": kind[0], "cells": dict(cells)})
         for k, inst in enumerate(instances):
             cells = inst["cells"]
             shape = tuple(max(index[d] for index in cells) + 1 for d in range(inst["ndim"]))
@@ -235,7 +242,8 @@ def _find_layers(grids, grid_of, drawn):
     return layers
 
 
-def _roles(grids, root):
+def _roles(grids, root, uses):
+    """What each grid not yet placed in a conv or dense layer is: its op, or for numbers, how they are used."""
     for g in grids:
         if g.role:
             continue
@@ -245,14 +253,20 @@ def _roles(grids, root):
         elif ops == {"max"} or (ops == {"/"} and all(v._prev[0]._op == "+" for v in g.cells.values())):
             g.role = "pool"
         elif ops == {""}:
-            g.role = "numbers"
+            users = [(u, v) for v in g.cells.values() for u, _ in uses.get(v, ())]
+            if any(u._op == "*" and len(u._prev) == 2 and u._prev[1] is v for u, v in users):
+                g.role = "weights"  # the right factor of products (functional's input * weight)
+            elif any(u._op == "+" and any(t._op == "*" for t in u._prev) for u, _ in users):
+                g.role = "bias"
+            else:
+                g.role = "numbers"
         elif len(ops) == 1:
             g.role = ops.pop()
         else:
             g.role = "values"
 
 
-_ROLE_ORDER = {"image": 0, "conv input": 0, "filter": 1, "dense weights": 1, "bias": 2}
+_ROLE_ORDER = {"image": 0, "conv input": 0, "filter": 1, "dense weights": 1, "weights": 1, "bias": 2}
 
 
 def _reading_order(sequence, drawn, order):
@@ -393,11 +407,16 @@ def explore(loss, max_nodes=MAX_NODES):
     names = {v: v.name for v in sequence if v.name and not _is_number(v.name)}
     if root not in names:  # the loss is always drawn; unnamed, it is L (or "loss" if a Value is called L)
         names[root] = "loss" if "L" in names.values() else "L"
-    grids = _group(list(names.items()))
+    first_user = {}
+    for node in order:
+        for child in node._prev:
+            first_user.setdefault(child, node)
+    grids = _group(list(names.items()), first_user)
     grid_of = {v: g for g in grids for v in g.cells.values()}
     drawn = set(names)
     layers = _find_layers(grids, grid_of, drawn)
-    _roles(grids, root)
+    uses = _uses(order)
+    _roles(grids, root, uses)
     grids.sort(key=_reading_order(sequence, names, order))
     for g in grids:
         size = "x".join(map(str, g.shape)) if g.shape else "one number"
@@ -407,7 +426,6 @@ def explore(loss, max_nodes=MAX_NODES):
     grads = final_gradients(events, root)
     ran = bool(order) and root.grad == 1.0
     label = _Labels(names, root)
-    uses = _uses(order)
 
     lit, lines = {}, {}
     for _, _, wiring in layers:
