@@ -6,6 +6,8 @@
     viz.draw_conv_wiring(o, W, inputs=I)          # the wiring as grids: every W_ab -> o_ij it feeds
     viz.conv_equations(o, W)                      # forward and gradient equations, checked with numpy
     viz.pool_routing(p, o)                        # how a pool after the conv routes the gradient
+    viz.gradient_equation(loss, v)                # dL/dv = sum of du/dv * dL/du, one term per use of v
+    viz.gradient_path(loss, W[0, 0])              # the equations from the loss down to W11, one per hop
     viz.explore(loss).save("explorer.html")       # a page to click: each gradient formed term by term
 
 `o` is always the grid `conv2d` returned (a following pool is given as
@@ -18,6 +20,8 @@ from .draw_wiring import draw_conv_wiring
 from .equations import conv_equations
 from .pooling import pool_routing
 from .notebook import Equations, show
+from .gradient import gradient_equation, gradient_path, draw_gradient_path
 from .explore import explore
 
-__all__ = ["draw_graph", "conv_wiring", "draw_conv_wiring", "conv_equations", "pool_routing", "Equations", "show", "explore"]
+__all__ = ["draw_graph", "conv_wiring", "draw_conv_wiring", "conv_equations", "pool_routing", "Equations", "show",
+           "gradient_equation", "gradient_path", "draw_gradient_path", "explore"]
