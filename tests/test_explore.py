@@ -254,6 +254,13 @@ def test_explain_html_writes_the_page(tmp_path):
     assert "explorer.html" in r.stdout
     for name in ("I11", "I55", "W33", "o33", "L"):
         assert f'data-name="{name}"' in text
+    r = subprocess.run([sys.executable, "-m", "tinygrad_conv", "explain", "--html", "--image", "5x5", "--conv2", "2x2",
+                        "--head", "3", "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "explorer.html").read_text(encoding="utf-8")
+    for grid in ('"I"', '"W"', '"o"', '"U"', '"q"', '"V"', '"z"'):  # both convs and the dense head
+        assert f"data-grid={grid}" in text
 
 
 def test_under_ci_a_missing_browser_fails_and_elsewhere_skips(tmp_path):
