@@ -129,6 +129,9 @@ def test_seed_click_weight_output_and_pixel(opened):
     assert tab.lit() == {"o11", "W11"} and tab.total() == "6.75"
     tab.click("p")  # the pool is no conv: nothing keeps lit
     assert tab.lit() == set() and tab.selected() == ["p"]
+    tab.tab.focus('[data-name="W22"]')  # the keyboard selects too
+    tab.tab.keyboard.press("Enter")
+    assert tab.selected() == ["W22"] and tab.total() == "189"
 
 
 def test_seed_cells_show_data_and_grad(opened):

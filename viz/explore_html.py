@@ -107,7 +107,7 @@ def _grids_html(grids, names, ids, ran):
                     name = html.escape(names[v])
                     grad = number(v.grad) if ran else ""
                     named = "" if compact else f'<span class="n">{name}</span>'
-                    out.append(f'<div class="cell" data-name="{name}" data-id="{ids[v]}" title="{name}">{named}'
+                    out.append(f'<div class="cell" data-name="{name}" data-id="{ids[v]}" title="{name}" tabindex="0">{named}'
                                f'<span class="d">{number(v.data)}</span><span class="g">{grad}</span></div>')
             out.append("</div></div>")
         out.append("</div></section>")

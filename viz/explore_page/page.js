@@ -300,6 +300,10 @@
     var cell = event.target.closest(".cell");
     if (cell) select(+cell.getAttribute("data-id"));
   });
+  grids.addEventListener("keydown", function (event) {  // a cell has the focus: Enter or Space selects it
+    var cell = event.target.closest(".cell");
+    if (cell && (event.key === "Enter" || event.key === " ")) { event.preventDefault(); select(+cell.getAttribute("data-id")); }
+  });
   document.getElementById("step").addEventListener("click", step);
   document.getElementById("next-term").addEventListener("click", nextTerm);
   document.getElementById("finish").addEventListener("click", finish);
