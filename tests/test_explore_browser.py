@@ -127,8 +127,12 @@ def test_seed_click_weight_output_and_pixel(opened):
     assert "0.25 × dL/dp = 0.25 × 27" in tab.tab.inner_text("#ledger") and tab.total() == "6.75"
     tab.click("I11")
     assert tab.lit() == {"o11", "W11"} and tab.total() == "6.75"
-    tab.click("p")  # the pool is no conv: nothing keeps lit
+    tab.click("p")  # the pool is no conv: nothing keeps lit; its window is outlined instead
     assert tab.lit() == set() and tab.selected() == ["p"]
+    window = "els => els.map(e => e.getAttribute('data-name'))"
+    assert set(tab.tab.eval_on_selector_all(".window", window)) == {"o11", "o12", "o21", "o22"}
+    tab.click("o12")
+    assert set(tab.tab.eval_on_selector_all(".window", window)) == {"p"}
     tab.tab.focus('[data-name="W22"]')  # the keyboard selects too
     tab.tab.keyboard.press("Enter")
     assert tab.selected() == ["W22"] and tab.total() == "189"

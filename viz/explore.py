@@ -242,6 +242,22 @@ def _find_layers(grids, grid_of, drawn):
     return layers
 
 
+def _pool_windows(grids, drawn):
+    """Pool output <-> the drawn Values its window read (a max's inputs, or the sum inside an average)."""
+    windows = {}
+    for g in grids:
+        if g.role != "pool":
+            continue
+        for p in g.cells.values():
+            inputs = p._prev if p._op == "max" else p._prev[0]._prev
+            for x in inputs:
+                shown = _shown(x, drawn)
+                if shown is not None and shown is not p:
+                    windows.setdefault(p, set()).add(shown)
+                    windows.setdefault(shown, set()).add(p)
+    return windows
+
+
 def _roles(grids, root, uses):
     """What each grid not yet placed in a conv or dense layer is: its op, or for numbers, how they are used."""
     for g in grids:
@@ -438,6 +454,8 @@ def explore(loss, max_nodes=MAX_NODES):
                     lines.setdefault(a, []).append((x, o))
             lines.setdefault(o, []).append((w, o))
 
+    windows = _pool_windows(grids, drawn)
+
     ledgers = {}
     for step, event in enumerate(events):
         if event.target in drawn:
@@ -448,5 +466,5 @@ def explore(loss, max_nodes=MAX_NODES):
 
     page = Page("", root, grids, events, names, nudges, lit, ledgers)
     notes = {v: _dead_uses(v, uses, label) for v in names}
-    page.html = render(page, ran, grads, label, lines, notes)
+    page.html = render(page, ran, grads, label, lines, notes, windows)
     return page

@@ -39,9 +39,9 @@ def _finite_or_none(x):
     return x if x == x and abs(x) != float("inf") else None
 
 
-def render(page, ran, grads, label, lines, notes):
-    """The page's HTML: `label(v)` names any Value, `lines` and `notes` map a drawn Value to its wires and
-    its dead uses."""
+def render(page, ran, grads, label, lines, notes, windows):
+    """The page's HTML: `label(v)` names any Value; `lines`, `notes` and `windows` map a drawn Value to its
+    wires, its dead uses and the pool windows it belongs to."""
     ids, drawn_count = _ids(page, page.events)
     values = sorted(ids, key=ids.__getitem__)
     drawn = values[:drawn_count]
@@ -58,6 +58,7 @@ def render(page, ran, grads, label, lines, notes):
         "answer": [_finite_or_none(v.grad if ran else grads.get(v, 0.0)) for v in drawn],
         "nudge": [None if page.nudges[v] != page.nudges[v] else number(page.nudges[v]) for v in drawn],
         "lit": [sorted(ids[u] for u in page._lit.get(v, ())) for v in drawn],
+        "window": [sorted(ids[u] for u in windows.get(v, ())) for v in drawn],
         "lines": [[i for pair in lines.get(v, [])[:MAX_LINES] for i in (ids[pair[0]], ids[pair[1]])]
                   for v in drawn],
         "wires": [len(lines.get(v, [])) for v in drawn],

@@ -39,7 +39,7 @@
   // the replay: `pos` steps of backward() done; shown[i] is cell i's gradient text after them
   var pos = D.ran ? TOTAL : 0;
   var shown = D.ran ? D.grad.slice(0, D.drawn) : new Array(D.drawn).fill("");
-  var selected = -1, litNow = [], nowNow = [], quiz = false, revealed = {};
+  var selected = -1, litNow = [], windowNow = [], nowNow = [], quiz = false, revealed = {};
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -61,10 +61,13 @@
   function select(i) {
     if (selected >= 0 && cells[selected]) cells[selected].classList.remove("selected");
     litNow.forEach(function (j) { cells[j].classList.remove("lit"); });
+    windowNow.forEach(function (j) { cells[j].classList.remove("window"); });
     selected = i;
     litNow = D.lit[i].filter(function (j) { return j < D.drawn && cells[j]; });
+    windowNow = D.window[i].filter(function (j) { return j < D.drawn && cells[j]; });
     cells[i].classList.add("selected");
     litNow.forEach(function (j) { cells[j].classList.add("lit"); });
+    windowNow.forEach(function (j) { cells[j].classList.add("window"); });  // a pool's window: no conv wiring
     document.getElementById("quiz-name").textContent = D.labels[i];
     verdictEl.className = "";
     verdictEl.textContent = "";
@@ -112,6 +115,7 @@
       (quiz || shown[selected] === "" ? "" : ", grad " + shown[selected]) + "   "));
     infoEl.appendChild(el("span", "role", "(" + section.getAttribute("data-role") + ")"));
     var n = litNow.length, wires_ = D.wires[selected];
+    if (windowNow.length) infoEl.appendChild(el("div", "role", windowNow.length + " in the same pool window, outlined in green"));
     if (n) {
       var note = el("div", "role", n + " wired to it through a conv, lit in yellow");
       if (wires_ > D.lines[selected].length / 2) note.textContent += "; lines drawn for " + (D.lines[selected].length / 2) + " of " + wires_;
