@@ -33,7 +33,7 @@ from .replay import backward_events, final_gradients
 from .text import number, signed
 from .wiring import read_conv
 
-MAX_NODES = 300_000   # past this the page would be tens of megabytes: explore a smaller example
+MAX_NODES = 120_000   # past this the page would pass 40 MB (400 bytes a Value): explore a smaller example
 
 
 @dataclass
