@@ -18,7 +18,7 @@ import tinygrad_conv as tc
 import viz
 from conftest import BROWSER_MISSING
 from explore_cases import build, closed_form_lit
-from strategies import ConvConfig, conv_configs, seeds
+from strategies import ConvConfig, conv_configs, examples, seeds
 from tinygrad_conv import functional as F
 from viz.text import number
 
@@ -268,7 +268,7 @@ def test_shapes(opened, case):
     check_replay(tab, page)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(examples(8), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cfg=conv_configs(max_padding=1, max_extra=1), seed=seeds, pool=st.sampled_from([None, "avg", "max"]),
        head=st.sampled_from([0, 2]))
 def test_drawn_shapes(opened, cfg, seed, pool, head):
