@@ -268,7 +268,8 @@ def test_shapes(opened, case):
     check_replay(tab, page)
 
 
-@settings(examples(8), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(examples(8), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                       HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(cfg=conv_configs(max_padding=1, max_extra=1), seed=seeds, pool=st.sampled_from([None, "avg", "max"]),
        head=st.sampled_from([0, 2]))
 def test_drawn_shapes(opened, cfg, seed, pool, head):
