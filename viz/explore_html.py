@@ -16,7 +16,7 @@ from .text import number, signed
 
 MAX_LINES = 120       # wiring lines drawn for one selection; past this the lit cells say it alone
 COMPACT_SIDE = 16     # grids wider or taller than this show their cells without names (in the tooltip), and
-                      # long numbers in them to 3 digits
+                      # their numbers to 3 digits
 ROW_1D = 16           # a long 1-D grid wraps at this many per row
 _HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "explore_page")
 

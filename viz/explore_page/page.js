@@ -15,12 +15,14 @@
   var quizButton = document.getElementById("quiz");
   var SVG = "http://www.w3.org/2000/svg";
 
-  // a big grid's cells show long numbers to 3 significant digits (the info panel and the ledger show all six)
+  // a big grid's cells show 3 significant digits at most, in 7 characters or fewer (the info panel and the
+  // ledger show all six)
   function short(text) {
-    var x = Number(text);
-    if (text.length <= 6 || !isFinite(x)) return text;
-    var t = x.toPrecision(3);
-    return t.indexOf("e") < 0 && t.indexOf(".") >= 0 ? t.replace(/0+$/, "").replace(/\.$/, "") : t;
+    var x = Number(text), a = Math.abs(x);
+    if (text === "" || !isFinite(x) || x === 0) return text;
+    if (a < 0.001 || a >= 1e5) return x.toExponential(1).replace("e-", "e−").replace("e+", "e");
+    var t = x.toPrecision(a < 0.01 ? 2 : 3);
+    return t.indexOf(".") >= 0 ? t.replace(/0+$/, "").replace(/\.$/, "") : t;
   }
 
   var cells = new Array(D.drawn), gradSpans = new Array(D.drawn), compact = new Array(D.drawn);
