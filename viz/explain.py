@@ -123,6 +123,10 @@ def add_arguments(explain):
     explain.add_argument("--follow", default=None, metavar="NAME",
                          help="print the chain of equations from the loss down to this Value (e.g. W12), and "
                               "draw it as path.svg (default with --conv2 or --head: W11, the first filter value)")
+    # the explorer (issue 11): a page to click through, each gradient formed term by term
+    explain.add_argument("--html", action="store_true",
+                         help="also write explorer.html: click any weight, output or pixel and watch its gradient "
+                              "form (open it in a browser)")
 
 
 def _check(args, fail):
@@ -428,6 +432,13 @@ def run(args, fail):
         try:
             with open(path, "wb") as f:
                 f.write(rendered)
+        except OSError as e:
+            fail(f"cannot write {path!r}: {e.strerror or e}")
+        written.append(path)
+    if args.html:  # the explorer page
+        path = os.path.join(args.out, "explorer.html")
+        try:
+            viz.explore(seed["L"]).save(path)
         except OSError as e:
             fail(f"cannot write {path!r}: {e.strerror or e}")
         written.append(path)
