@@ -204,6 +204,47 @@ W_learned = tc.data(W_learn)
 print(np.round(W_learned, 4) + 0.0)   # + 0.0 turns -0.0 into 0.0
 """),
     ("markdown", """
+## 8. Through a whole network: a dense head sends each o_ij its gradient
+
+The seed goes on: "the output is flattened and fed into a dense layer". A dense layer z = V o hands each
+o_ij its gradient from every z it feeds, `dL/do11 = V11*dL/dz1 + V21*dL/dz2 + V31*dL/dz3`: the rule the class
+already knows for dense layers. `viz.gradient_equation(loss, v)` writes any Value's gradient this way, one
+term per use (the local derivative times the gradient of the Value it made), names first, then the numbers.
+"""),
+    ("code", """
+I_net = tc.values(np.arange(1.0, 10.0).reshape(3, 3), name="I")
+W_net = tc.values(np.array([[1.0, -1.0], [2.0, 0.5]]), name="W")
+o_net = F.conv2d(I_net, W_net)                                   # o11 o12 o21 o22, as before
+V = tc.values(np.array([[0.5, -1.0, 1.0, 0.25], [1.5, -0.5, 2.0, -0.25], [0.75, -1.5, 0.5, 0.5]]), name="V")
+z = F.linear(o_net.reshape(4), V, name="z")                       # flatten, then a dense layer: z = V o
+L_net = F.mse_loss(z, np.ones(3))
+L_net.backward()
+print(viz.gradient_equation(L_net, o_net[0, 0]))
+print("the closed form dL/do = V^T dL/dz holds:",
+      np.allclose((tc.data(V).T @ tc.grads(z)).reshape(2, 2), tc.grads(o_net), rtol=1e-12))
+"""),
+    ("markdown", """
+Follow one filter value from the loss down, one equation per hop, each using the number found one hop
+above: the path a learner would trace by hand.
+"""),
+    ("code", """
+print(viz.gradient_path(L_net, W_net[0, 0]))
+viz.draw_gradient_path(L_net, W_net[0, 0])
+"""),
+    ("markdown", """
+## 9. Click it yourself: the explorer
+
+`viz.explore(loss)` makes one page of every named grid of the recorded graph. Click a filter value: the
+outputs it fed and the inputs it multiplied there light up, and the ledger adds its terms to the gradient
+backward() found. Step replays backward() one `+=` at a time; Quiz hides every gradient so the class can
+predict first. (`page.save("explorer.html")` keeps it as one file that opens in any browser, offline;
+`python -m tinygrad_conv explain --html` writes the seed's.)
+"""),
+    ("code", """
+page = viz.explore(L)   # the seed's loss from section 3
+page
+"""),
+    ("markdown", """
 ## The answer
 
 No, you do not nudge and rerun. A filter value is a weight used at many places. Reverse mode gives each use

@@ -60,6 +60,10 @@ def test_notebook_is_valid_nbformat_4_and_committed_with_its_outputs():
     assert "dL/do11 = dL/dp * 1/4 = 27 * 1/4 = 6.75" in printed  # the pooling step, with its numbers
     assert "= 6.75*1 + 6.75*2 + 6.75*4 + 6.75*5 = 81" in printed
     assert "dL/do = [[2.5, 0.0], [9.5, 0.0]]" in printed       # a dL/do that differs from output to output
+    assert "dL/do11 = V11*dL/dz1 + V21*dL/dz2 + V31*dL/dz3" in printed  # the dense head's step, then its numbers
+    assert "the closed form dL/do = V^T dL/dz holds: True" in printed
+    assert any("text/html" in o.get("data", {}) and "data-name" in "".join(o["data"]["text/html"])
+               for c in cells for o in c["outputs"])  # the explorer, inline
 
 
 def test_notebook_follows_the_lesson_order():
@@ -67,7 +71,7 @@ def test_notebook_follows_the_lesson_order():
               if line.startswith("#")]
     words = ["nudge every filter value", "One output is one equation", "One filter value is used at every",
              "Where dL/do comes from", "not the same everywhere", "nudge each filter value and rerun",
-             "dense layer", "Learning a filter", "The answer"]
+             "dense layer", "Learning a filter", "Through a whole network", "Click it yourself", "The answer"]
     positions = [next(i for i, t in enumerate(titles) if w in t) for w in words]
     assert positions == sorted(positions), titles
 
