@@ -316,10 +316,11 @@ class Tensor:
         winner_count = math.prod([shape[i] for i in axes])
 
         def vjp(g):
-            # g to the winner of each reduction, as one (R, kept...) stack: reduced positions outermost
+            # g to the winner of each reduction, as one (R, kept...) stack: reduced positions outermost,
+            # each slice laid out in memory as the winners are (so no step below walks across the grain)
             positions = np.arange(winner_count, dtype=winner.dtype).reshape((-1,) + (1,) * winner.ndim)
-            mask = np.equal(positions, winner, out=buffers.empty(positions.shape[:1] + winner.shape, bool))
-            stack = _masked(g.reshape(winner.shape), mask, out=buffers.empty(mask.shape, g.dtype))
+            mask = np.equal(positions, winner, out=buffers.empty_like(winner, bool, outer=(winner_count,)))
+            stack = _masked(g.reshape(winner.shape), mask, out=buffers.empty_like(winner, g.dtype, outer=(winner_count,)))
             return (reductions.unstack(stack, shape, axes),)
         return _result(out.reshape(kept) if keepdims else out, (self,), "max", vjp)
 

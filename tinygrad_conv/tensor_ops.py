@@ -51,13 +51,14 @@ def windows(x, kernel, stride, dilation):
 def batch_innermost(x):
     """Whether window_rows stores the images x (N, C, H, W) side by side, as (C, H, W, N).
 
-    Only when x's gradient is wanted. A window's row of OW positions is then one run of OW*N
-    numbers in memory, so the im2col copy and its adjoint (each window's gradient added back to
-    x) move long runs instead of OW numbers at a time: about a quarter off that adjoint at 16x16
-    images. It costs a transposing copy, and leaves the conv's output batch-innermost too, which
-    a first layer's constant input would pay for with nothing to gain.
+    For every batch of more than one image. A window's row of OW positions is then one run of
+    OW*N numbers in memory, so the im2col copy and its adjoint (each window's gradient added
+    back to x) move long runs instead of OW numbers at a time. The conv's output comes out
+    batch-innermost too, and so do the relu and pooling after it: a 2x2 pool of 6x6 images
+    otherwise moves rows of 3 numbers, and numpy pays for every row it starts. It costs one
+    transposing copy of x.
     """
-    return x.requires_grad
+    return x.shape[0] > 1
 
 
 def window_rows(x, kernel, stride, dilation, groups):
