@@ -77,18 +77,18 @@ def empty_like(array, dtype=None, outer=()):
         return np.empty_like(array, dtype)  # (numpy's, laid out the same way: order "K")
     if array.flags.c_contiguous or array.ndim < 2:
         return empty(tuple(outer) + array.shape, dtype)
-    order, back = _memory_order(array.strides)
-    memory = empty(tuple(outer) + tuple(array.shape[i] for i in order), dtype)
-    lead = len(outer)
-    return memory.transpose(tuple(range(lead)) + tuple(lead + j for j in back))
+    shape, axes = _memory_order(array.shape, array.strides, tuple(outer))
+    return empty(shape, dtype).transpose(axes)
 
 
 @functools.lru_cache(maxsize=256)
-def _memory_order(strides):
-    """(the axes from the largest stride to the smallest, the permutation that undoes that order).
-    (Cached: a training step asks about the same few layouts every time.)"""
-    order = tuple(sorted(range(len(strides)), key=lambda i: -abs(strides[i])))
-    return order, tuple(sorted(range(len(strides)), key=order.__getitem__))
+def _memory_order(shape, strides, outer):
+    """(the shape of array's numbers in memory order, after the outer axes; the transpose that
+    views them in array's order). Cached: a training step asks about the same few layouts."""
+    order = sorted(range(len(shape)), key=lambda i: -abs(strides[i]))  # largest stride first
+    lead = len(outer)
+    back = sorted(range(len(shape)), key=order.__getitem__)
+    return outer + tuple(shape[i] for i in order), tuple(range(lead)) + tuple(lead + j for j in back)
 
 
 def _drop_unused(target):
