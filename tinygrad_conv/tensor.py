@@ -672,7 +672,7 @@ def _unbroadcast(g, shape):
     """g summed down to `shape`: over the leading axes numpy added and the size-1 axes it stretched."""
     extra = g.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
-    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+    return np.add.reduce(g, axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)  # (g.sum's own)
 
 
 def _is_int(n):
