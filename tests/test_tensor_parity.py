@@ -101,20 +101,28 @@ def test_conv2d_tensor_equals_torch(cfg, seed):
 @examples(25)
 @given(cfg=conv_configs(), seed=seeds)
 def test_conv2d_numbers_do_not_depend_on_the_memory_layout_it_picks(cfg, seed):
-    # an input whose gradient is wanted is stored with its batch innermost (functional.conv2d), a
-    # constant one is not; that is layout only, so the output and the filter gradient agree
+    # tensor_ops.window_rows stores a batch of images batch-innermost, one image as it comes; that
+    # is layout only, so with either choice forced the output and every gradient agree
     x, w, b = cfg.arrays(seed)
     R = np.random.default_rng(seed + 1).standard_normal(cfg.output_shape)
     results = []
-    for x_needs_grad in (True, False):
-        X, W = Tensor(x, requires_grad=x_needs_grad), Tensor(w, requires_grad=True)
-        assert tensor_ops.batch_innermost(X) is x_needs_grad
-        out = F.conv2d(X, W, **cfg.kwargs())
-        tensor_backward(out, R)
-        results.append((out.data, W.grad))
-    (out_a, grad_a), (out_b, grad_b) = results
-    np.testing.assert_allclose(out_a, out_b, rtol=1e-13, atol=1e-13)
-    np.testing.assert_allclose(grad_a, grad_b, rtol=1e-13, atol=1e-13)
+    chosen = tensor_ops.batch_innermost
+    for innermost in (True, False):
+        tensor_ops.batch_innermost = lambda x, innermost=innermost: innermost
+        try:
+            for x_needs_grad in (True, False):
+                X, W = Tensor(x, requires_grad=x_needs_grad), Tensor(w, requires_grad=True)
+                out = F.conv2d(X, W, **cfg.kwargs())
+                tensor_backward(out, R)
+                results.append((out.data, W.grad, X.grad))
+        finally:
+            tensor_ops.batch_innermost = chosen
+    out_a, grad_a, x_grad_a = results[0]
+    for out_b, grad_b, x_grad_b in results[1:]:
+        np.testing.assert_allclose(out_a, out_b, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(grad_a, grad_b, rtol=1e-13, atol=1e-13)
+        if x_grad_b is not None:
+            np.testing.assert_allclose(x_grad_a, x_grad_b, rtol=1e-13, atol=1e-13)
 
 
 @examples(10)

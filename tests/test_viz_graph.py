@@ -128,7 +128,8 @@ def test_a_tensor_graph_shows_a_conv_as_movement_ops_and_a_matmul():
     svg = viz.draw_graph(loss).pipe(format="svg")
     nodes = svg_groups(svg, "node")
     ops = {t[0] for t in nodes.values() if len(t) == 1}
-    assert {"pad", "windows", "reshape", "transpose", "@", "sum"} <= ops and not any("conv" in op for op in ops)
+    assert {"pad", "window_rows", "reshape", "transpose", "@", "rows_to_images", "sum"} <= ops \
+        and not any("conv" in op for op in ops)
     records = [" ".join(t) for t in nodes.values() if len(t) > 1]
     # the leaves show their shapes, their numbers (a range when there are many) and their gradients
     assert "1x1x4x4 data 0..15 grad 4..4" in records

@@ -44,3 +44,28 @@ def test_add_windows_back_is_its_definition(kernel, stride, dilation, extra, lea
     x = np.random.default_rng(seed + 1).standard_normal(shape)
     np.testing.assert_allclose(np.sum(sliding_windows(x, kernel, stride, dilation) * G), np.sum(x * back),
                                rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(kernel=pairs, extra=st.tuples(st.integers(0, 4), st.integers(0, 4)), lead=st.integers(1, 3),
+       transposed=st.booleans(), seed=st.integers(0, 2**16))
+@example(kernel=(2, 2), extra=(0, 0), lead=2, transposed=True, seed=0)  # 2x2 pooling of a batch-innermost array
+@example(kernel=(2, 2), extra=(1, 1), lead=1, transposed=False, seed=1)  # an odd size: the last row and column unused
+def test_tiling_windows_are_the_windows_by_definition(kernel, extra, lead, transposed, seed):
+    # stride == kernel takes a shortcut (a reshape); it must be the same read-only view of the same numbers
+    kh, kw = kernel
+    shape = (lead, 2 * kh + extra[0], 3 * kw + extra[1])
+    x = np.random.default_rng(seed).standard_normal(shape[::-1] if transposed else shape)
+    x = x.T if transposed else x  # numbers stored in another order than the axes'
+    win = sliding_windows(x, kernel, kernel)
+    oh, ow = shape[1] // kh, shape[2] // kw
+    assert win.shape == (lead, oh, ow, kh, kw) and not win.flags.writeable
+    for i in range(oh):
+        for j in range(ow):
+            for a in range(kh):
+                for b in range(kw):
+                    assert win[:, i, j, a, b].tolist() == x[:, kh * i + a, kw * j + b].tolist()
+    assert np.shares_memory(win, x)
+    grid = np.empty(shape, dtype=object)  # the scalar engine's grids of Values take the same path
+    grid[...] = [[[object() for _ in range(shape[2])] for _ in range(shape[1])] for _ in range(lead)]
+    assert sliding_windows(grid, kernel, kernel)[0, 0, 0, kh - 1, kw - 1] is grid[0, kh - 1, kw - 1]

@@ -18,6 +18,7 @@ The cache holds at most `LIMIT_BYTES`; beyond that, arrays no one uses are
 dropped (the least recently asked-for shapes first), and if all are in use
 new arrays are simply not kept. `clear()` drops every unused array now.
 """
+import functools
 import math
 import sys
 import threading
@@ -42,7 +43,7 @@ def empty(shape, dtype):
     nbytes = dtype.itemsize * math.prod(shape)
     if nbytes < SMALLEST_BYTES:
         return np.empty(shape, dtype)
-    key = (tuple(shape), dtype)
+    key = (shape if type(shape) is tuple else tuple(shape), dtype)
     with _lock:
         arrays = _cache.pop(key, None)
         if arrays is None:
@@ -76,10 +77,18 @@ def empty_like(array, dtype=None, outer=()):
         return np.empty_like(array, dtype)  # (numpy's, laid out the same way: order "K")
     if array.flags.c_contiguous or array.ndim < 2:
         return empty(tuple(outer) + array.shape, dtype)
-    order = sorted(range(array.ndim), key=lambda i: -abs(array.strides[i]))
-    memory = empty(tuple(outer) + tuple(array.shape[i] for i in order), dtype)
+    shape, axes = _memory_order(array.shape, array.strides, tuple(outer))
+    return empty(shape, dtype).transpose(axes)
+
+
+@functools.lru_cache(maxsize=256)
+def _memory_order(shape, strides, outer):
+    """(the shape of array's numbers in memory order, after the outer axes; the transpose that
+    views them in array's order). Cached: a training step asks about the same few layouts."""
+    order = sorted(range(len(shape)), key=lambda i: -abs(strides[i]))  # largest stride first
     lead = len(outer)
-    return memory.transpose(tuple(range(lead)) + tuple(lead + j for j in sorted(range(array.ndim), key=order.__getitem__)))
+    back = sorted(range(len(shape)), key=order.__getitem__)
+    return outer + tuple(shape[i] for i in order), tuple(range(lead)) + tuple(lead + j for j in back)
 
 
 def _drop_unused(target):

@@ -3,6 +3,7 @@
 None of this changes a result; it decides which copies are made and how, so
 that numpy hands contiguous blocks to BLAS and moves whole rows at a time.
 """
+import functools
 import math
 
 import numpy as np
@@ -52,20 +53,34 @@ def reshape(x, shape):
     except ValueError as e:  # a copy is needed; but an empty array never needs one, so then numpy refuses the shape
         if x.size == 0:
             raise ValueError(f"cannot reshape an array of shape {x.shape} into shape {shape}: {e}") from None
-    blocks = equal_size_blocks(x.shape, shape)
+    plan = _copy_plan(x.shape, x.strides, tuple(shape))
+    if plan is None:  # C order is already the order of x's runs
+        return x.reshape(shape)
+    source_axes, source_shape, target_shape, back, inner = plan
+    copy = empty_rows(x.size // inner, inner, x.dtype).reshape(source_shape)
+    copy_rows(copy, x.transpose(source_axes))
+    return copy.reshape(target_shape).transpose(back)
+
+
+@functools.lru_cache(maxsize=256)
+def _copy_plan(before, strides, shape):
+    """How reshape copies an array of shape `before` with `strides` into `shape`: (the source axes
+    in the copy's order, the copy's shape, that shape regrouped as the target's axes, the transpose
+    back to `shape`, the length of one row of the copy), or None for a plain C-order copy. (Cached:
+    a training step reshapes the same few layouts every time.)"""
+    blocks = equal_size_blocks(before, shape)
 
     def innermost(block):  # the stride and length of the block's last real axis
-        axes = [i for i in block[0] if x.shape[i] > 1]
-        return (abs(x.strides[axes[-1]]), -x.shape[axes[-1]]) if axes else (np.inf, 0)
+        axes = [i for i in block[0] if before[i] > 1]
+        return (abs(strides[axes[-1]]), -before[axes[-1]]) if axes else (np.inf, 0)
     order = sorted(range(len(blocks)), key=lambda k: innermost(blocks[k]), reverse=True)
     if order == list(range(len(blocks))):
-        return x.reshape(shape)
-    source_axes = [i for k in order for i in blocks[k][0]]
+        return None
+    source_axes = tuple(i for k in order for i in blocks[k][0])
     target_axes = [i for k in order for i in blocks[k][1]]
-    inner = math.prod([x.shape[i] for i in blocks[order[-1]][0]])  # the last block: one row of the copy
-    copy = empty_rows(x.size // inner, inner, x.dtype).reshape([x.shape[i] for i in source_axes])
-    copy_rows(copy, x.transpose(source_axes))
-    return copy.reshape([shape[i] for i in target_axes]).transpose(inverse(target_axes))
+    inner = math.prod([before[i] for i in blocks[order[-1]][0]])  # the last block: one row of the copy
+    return (source_axes, tuple(before[i] for i in source_axes), tuple(shape[i] for i in target_axes),
+            inverse(target_axes), inner)
 
 
 def equal_size_blocks(source, target):

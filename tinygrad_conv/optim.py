@@ -21,14 +21,15 @@ def _grad(p):
     return p.grad
 
 
-def _assign(p, new):
+def _move(p, x, update):
+    """p <- x - update, where x is p's numbers."""
     if isinstance(p, Value):
-        p.data = float(new)
+        p.data = float(x - update)
     elif isinstance(p, np.ndarray):
-        for v, x in zip(p.flat, new.flat):
-            v.data = float(x)
+        for v, number in zip(p.flat, (x - update).flat):
+            v.data = float(number)
     else:
-        p.data[...] = new  # in place, so views of the data stay valid
+        np.subtract(p.data, update, out=p.data)  # in place, so views of the data stay valid
 
 
 class Optimizer:
@@ -51,7 +52,7 @@ class Optimizer:
             g = _grad(p)
             if g is not None:
                 x = parameter_data(p)
-                _assign(p, x - self._update(i, x, g))
+                _move(p, x, self._update(i, x, g))
 
 
 class SGD(Optimizer):

@@ -316,10 +316,11 @@ class Tensor:
         winner_count = math.prod([shape[i] for i in axes])
 
         def vjp(g):
-            # g to the winner of each reduction, as one (R, kept...) stack: reduced positions outermost
+            # g to the winner of each reduction, as one (R, kept...) stack: reduced positions outermost,
+            # each slice laid out in memory as the winners are (so no step below walks across the grain)
             positions = np.arange(winner_count, dtype=winner.dtype).reshape((-1,) + (1,) * winner.ndim)
-            mask = np.equal(positions, winner, out=buffers.empty(positions.shape[:1] + winner.shape, bool))
-            stack = _masked(g.reshape(winner.shape), mask, out=buffers.empty(mask.shape, g.dtype))
+            mask = np.equal(positions, winner, out=buffers.empty_like(winner, bool, outer=(winner_count,)))
+            stack = _masked(g.reshape(winner.shape), mask, out=buffers.empty_like(winner, g.dtype, outer=(winner_count,)))
             return (reductions.unstack(stack, shape, axes),)
         return _result(out.reshape(kept) if keepdims else out, (self,), "max", vjp)
 
@@ -385,7 +386,7 @@ class Tensor:
         out = buffers.empty_like(self.data)
         out.fill(0)  # (numpy's maximum against an array of zeros runs several times faster than against 0.0)
         np.maximum(self.data, out, out=out)  # (maximum keeps a nan: out != 0 there)
-        return _result(out, (self,), "relu", lambda g: (_masked(g, out != 0.0, out=buffers.empty_like(out, g.dtype)),))
+        return _result(out, (self,), "relu", lambda g: (_masked(g, _nonzero(out), out=buffers.empty_like(out, g.dtype)),))
 
     # ---- movement: the numbers stay, only their places change ----------------------
 
@@ -594,14 +595,20 @@ def _masked(g, mask, out=None):
     path to the result (a dead relu's, a losing max input's). Those get 0 even where g is inf or
     nan, as in PyTorch, which a plain g * mask would turn into 0 * inf = nan.
 
-    g * mask first, as it is several times faster than np.where; its sum is finite unless g
-    holds an inf or a nan (or the sum overflows), and only then is it done again with np.where.
+    g * mask first, as it is many times faster than np.where. It holds a nan only if g holds an
+    inf or a nan, and only then is it done again with np.where. (max finds a nan: it propagates
+    them, and it runs several times faster than a float32 sum.)
     """
     with np.errstate(invalid="ignore"):  # (0 * inf: replaced below)
         product = np.multiply(g, mask, out=out)
-    if not np.isfinite(product.sum()):
+    if product.size and np.isnan(product.max()):
         product[...] = np.where(mask, g, g.dtype.type(0))
     return product
+
+
+def _nonzero(out):
+    """out != 0 (True at a nan too), as a cached array rather than fresh memory."""
+    return np.not_equal(out, 0.0, out=buffers.empty_like(out, bool))
 
 
 def _result(data, inputs, op, vjp):
@@ -665,7 +672,7 @@ def _unbroadcast(g, shape):
     """g summed down to `shape`: over the leading axes numpy added and the size-1 axes it stretched."""
     extra = g.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
-    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+    return np.add.reduce(g, axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)  # (g.sum's own)
 
 
 def _is_int(n):

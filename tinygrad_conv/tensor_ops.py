@@ -2,15 +2,20 @@
 
 `functional` writes conv, pooling, linear and the losses once, in terms of
 the functions below. Here each is one or two Tensor primitives, so a layer's
-gradient is whatever the primitives' VJPs make of it (a conv: the windows,
-reshape, transpose and `@` VJPs; a max pool: the windows and max VJPs).
+gradient is whatever the primitives' VJPs make of it (a conv: the window
+rows', `@`'s and the images' VJPs; a max pool: the windows and max VJPs).
+`window_rows` and `rows_to_images` only move numbers: each is one op whose
+VJP moves the gradient back (what windows, transpose and reshape would do
+one op at a time), so each costs one op's bookkeeping instead of three to seven.
 """
 import numbers
 
 import numpy as np
 
-from .tensor import Tensor, _leaf
+from . import layout
+from .tensor import Tensor, _leaf, _result
 from .value import Value
+from .windows import add_windows_back, sliding_windows
 
 KIND = "tensor"
 
@@ -46,13 +51,14 @@ def windows(x, kernel, stride, dilation):
 def batch_innermost(x):
     """Whether window_rows stores the images x (N, C, H, W) side by side, as (C, H, W, N).
 
-    Only when x's gradient is wanted. A window's row of OW positions is then one run of OW*N
-    numbers in memory, so the im2col copy and its adjoint (each window's gradient added back to
-    x) move long runs instead of OW numbers at a time: about a quarter off that adjoint at 16x16
-    images. It costs a transposing copy, and leaves the conv's output batch-innermost too, which
-    a first layer's constant input would pay for with nothing to gain.
+    For every batch of more than one image. A window's row of OW positions is then one run of
+    OW*N numbers in memory, so the im2col copy and its adjoint (each window's gradient added
+    back to x) move long runs instead of OW numbers at a time. The conv's output comes out
+    batch-innermost too, and so do the relu and pooling after it: a 2x2 pool of 6x6 images
+    otherwise moves rows of 3 numbers, and numpy pays for every row it starts. It costs one
+    transposing copy of x.
     """
-    return x.requires_grad
+    return x.shape[0] > 1
 
 
 def window_rows(x, kernel, stride, dilation, groups):
@@ -60,30 +66,47 @@ def window_rows(x, kernel, stride, dilation, groups):
     C/groups*kh*kw), rows[g, row, (c, a, b)] = x[n, g*C/groups + c, s*i + d*a, t*j + e*b].
 
     The rows come in (n, i, j) order, or in (i, j, n) order when batch_innermost(x): a layout
-    choice, which rows_to_images undoes. No values change; the gradient is the VJPs' of these
-    movement ops (a transposing copy, windows, reshape, transpose).
+    choice, which rows_to_images undoes. One movement op, with the adjoint of its copy as its
+    VJP: each row's gradient added back to the inputs its window viewed (add_windows_back), what
+    the VJPs of windows, transpose and reshape would give one after another, for one op's cost.
     """
+    data = x.data
     if batch_innermost(x):
-        x = x.transpose(1, 2, 3, 0).contiguous().transpose(3, 0, 1, 2)  # stored (C, H, W, N)
+        data = layout.contiguous_copy(data.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)  # stored (C, H, W, N)
         rows_first = (1, 3, 4, 0)  # group, i, j, n
     else:
         rows_first = (1, 0, 3, 4)  # group, n, i, j
-    win = x.windows(kernel, stride, dilation)  # (N, C, OH, OW, kh, kw)
+    win = sliding_windows(data, kernel, stride, dilation)  # (N, C, OH, OW, kh, kw), a view
     N, C, OH, OW, kh, kw = win.shape
+    H, W = data.shape[2:]
     Cg = C // groups
-    return win.reshape(N, groups, Cg, OH, OW, kh, kw).transpose(*rows_first, 2, 5, 6) \
-        .reshape(groups, N * OH * OW, Cg * kh * kw)
+    order = rows_first + (2, 5, 6)  # (group, the row's three axes, c, a, b)
+    by_group = win.reshape(N, groups, Cg, OH, OW, kh, kw).transpose(order)
+    rows = layout.reshape(by_group, (groups, N * OH * OW, Cg * kh * kw))
+    back = layout.inverse(order)
+
+    def vjp(g):
+        window_grad = g.reshape(by_group.shape).transpose(back)  # (N, groups, Cg, OH, OW, kh, kw)
+        grad = add_windows_back(window_grad, (N, groups, Cg, H, W), kernel, stride, dilation)
+        return (layout.reshape(grad, (N, C, H, W)),)
+    return _result(rows, (x,), "window_rows", vjp)
 
 
 def rows_to_images(out, x, OH, OW):
-    """A product of window_rows(x, ...): (groups, N*OH*OW, K/groups), as images (N, K, OH, OW)."""
+    """A product of window_rows(x, ...): (groups, N*OH*OW, K/groups), as images (N, K, OH, OW).
+
+    A movement op: a reshape, a transpose and a reshape in one. VJP: g moved back the same way.
+    """
     groups, _, Kg = out.shape
     N = x.shape[0]
     if batch_innermost(x):  # rows in (i, j, n) order
-        out = out.reshape(groups, OH, OW, N, Kg).transpose(3, 0, 4, 1, 2)
+        split, order = (groups, OH, OW, N, Kg), (3, 0, 4, 1, 2)
     else:  # rows in (n, i, j) order
-        out = out.reshape(groups, N, OH, OW, Kg).transpose(1, 0, 4, 2, 3)
-    return out.reshape(N, groups * Kg, OH, OW)
+        split, order = (groups, N, OH, OW, Kg), (1, 0, 4, 2, 3)
+    moved = out.data.reshape(split).transpose(order)  # (N, groups, Kg, OH, OW), a view
+    back = layout.inverse(order)
+    return _result(layout.reshape(moved, (N, groups * Kg, OH, OW)), (out,), "rows_to_images",
+                   lambda g: (layout.reshape(layout.reshape(g, moved.shape).transpose(back), out.shape),))
 
 
 def matmul(a, b, bias=None):

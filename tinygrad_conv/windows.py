@@ -40,6 +40,11 @@ def sliding_windows(x, kernel, stride=(1, 1), dilation=(1, 1)):
     oh, ow = output_size(x.shape[-2], kh, sh, dh), output_size(x.shape[-1], kw, sw, dw)
     if oh < 1 or ow < 1:
         raise ValueError(f"a {kh}x{kw} window (dilation {dilation}) does not fit in an input of shape {x.shape}")
+    if (sh, sw) == (kh, kw) and dh == dw == 1:  # windows that tile x (pooling's default): the same
+        # view as below, as a reshape (splitting an axis never copies), which numpy makes several times faster
+        tiles = x[..., :oh * kh, :ow * kw].reshape(x.shape[:-2] + (oh, kh, ow, kw)).swapaxes(-3, -2)
+        tiles.flags.writeable = False
+        return tiles
     # a stride with one window, or a dilation with a kernel one wide, moves nothing: drop it, so that a
     # huge one cannot overflow the byte strides below
     sh, sw, dh, dw = (sh if oh > 1 else 1), (sw if ow > 1 else 1), (dh if kh > 1 else 1), (dw if kw > 1 else 1)

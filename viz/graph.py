@@ -8,8 +8,8 @@ be too big to be readable.
 
 A Tensor's graph is drawn the same way, one record per Tensor: its shape, its
 numbers (or their range, when there are more than a few), its gradient where
-one was kept. A Tensor conv then shows as what it is: pad, windows, reshape,
-transpose and @, with no conv node anywhere.
+one was kept. A Tensor conv then shows as what it is: pad, window_rows, the
+filters' reshape and transpose, @ and rows_to_images, with no conv node anywhere.
 """
 import numpy as np
 import graphviz
