@@ -101,3 +101,22 @@ def known_inputs(inputs, n):
     if not 0 <= n < grid.shape[0]:
         raise ValueError(f"batch index {n} is out of range for inputs of shape {np.shape(inputs)}")
     return {x: (c, r, col) for (c, r, col), x in np.ndenumerate(grid[n])}, grid[n]
+
+
+def input_cells(place, input_grid):
+    """Input Value -> (row, col) in the padded input, for every input drawn: the ones the windows used
+    (from `place`) and, when the input grid is known, the ones no window reached (a stride's gaps).
+
+    An unreached input sits at its own (row, col) shifted by the padding (top, left) along each axis.
+    Two Values never share a cell: that would mean the graph is not one convolution.
+    """
+    cells = dict(place.positions)
+    if input_grid is not None and place.padding is not None and place.channel is not None:
+        pad_rows, pad_cols = place.padding
+        for (r, c), x in np.ndenumerate(input_grid[place.channel]):
+            cells.setdefault(x, (r + pad_rows, c + pad_cols))
+    taken = {}
+    for x, cell in cells.items():
+        if taken.setdefault(cell, x) is not x:
+            raise ValueError(f"two inputs sit at the padded cell {cell}; this does not look like one convolution")
+    return cells
