@@ -148,7 +148,9 @@ def _find_input(focus, cells, input_grid, channel):
 
 
 def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight, output, focus_input,
-                pooled, gradients, scale):
+                pooled, gradients, scale, caption=None):
+    """The edge layout (see draw_conv_wiring); `caption(reading, terms)`, if given, writes the footer lines
+    instead of the legend, in a larger font (viz.summary's equation)."""
     reading = read_conv(outputs, weights)
     N, K, OH, OW = reading.outputs.shape
     _, Cg, kh, kw = reading.weights.shape
@@ -198,11 +200,15 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     filter_step = FILTER_STEP * scale
     in_h = (rows - 1) * step
     w_h = (kh - 1) * filter_step
-    o_h = (OH - 1) * kh * filter_step
+    # all edges at once need outputs kh (kw) filter steps apart for their labels to miss each other;
+    # a focus draws one edge per output (or per weight), so closer outputs suffice
+    o_rows = filter_step * (min(kh, 2) if focus_w is not None or focus_x is not None else kh)
+    o_cols = filter_step * (min(kw, 2) if focus_w is not None or focus_x is not None else kw)
+    o_h = (OH - 1) * o_rows
     top = max(in_h, w_h, o_h) / 2  # every grid centred on y = 0
     x_w = (cols - 1) * step + GAP + 0.5 * scale
     x_o = x_w + (kw - 1) * filter_step + 2 * GAP + 0.5 * scale
-    x_end = x_o + (OW - 1) * kw * filter_step
+    x_end = x_o + (OW - 1) * o_cols
 
     highlight = {t.x: colour[t.weight][1] for t in shown if focused(weight, output)}
     met = {t.weight for t in shown}      # the weights drawn in colour
@@ -243,7 +249,7 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
             lines += ["dL/do", "= " + number(o.grad)]
         node_id[o] = ids(reading.out_names[o], "o")
         dim = (focus_o is not None or focus_x is not None) and o not in reached
-        dot.node(node_id[o], label(*lines), pos=at(x_o + j * kw * filter_step, o_h / 2 - i * kh * filter_step),
+        dot.node(node_id[o], label(*lines), pos=at(x_o + j * o_cols, o_h / 2 - i * o_rows),
                  fillcolor="#f4f4f4" if dim else "#fff8dc", fontcolor="#aaaaaa" if dim else "black",
                  height=tall)
 
@@ -251,13 +257,15 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     header_y = top + 0.9 * scale
     in_title = "input" + (" (grey: padding)" if any(not x._prev and x.name == "0" for x in cells) else "")
     for text, x in ((in_title, (cols - 1) * step / 2), ("filter", x_w + (kw - 1) * filter_step / 2),
-                    ("output", x_o + (OW - 1) * kw * filter_step / 2)):
+                    ("output", x_o + (OW - 1) * o_cols / 2)):
         dot.node(ids(None, "title"), escape(text), pos=at(x, header_y), shape="plaintext", style="",
                  fontsize=size["title"])
     slice_note = f" (batch {n + 1}, out channel {k + 1}, filter channel {c + 1})" if (N, K, Cg) != (1, 1, 1) else ""
-    legend = _legend(focus_x, shown, gradients, slice_note, place)
-    dot.node(ids(None, "legend"), label(*legend), pos=at(x_o / 2, -top - 0.7 * scale - 0.1 * scale * len(legend)),
-             shape="plaintext", style="", fontsize=size["node"])
+    legend = _legend(focus_x, shown, gradients, slice_note, place) if caption is None else caption(reading, shown)
+    points = FONT["node"] * scale * (1.25 if caption else 1)
+    text = label(*legend) if caption is None else graphviz.nohtml("".join(escape(line) + "\\l" for line in legend))
+    dot.node(ids(None, "legend"), text, pos=at(x_o / 2, -top - 0.7 * scale - points / 90 * len(legend)),
+             shape="plaintext", style="", fontsize=f"{points:.3g}", **({"fontname": "Courier"} if caption else {}))
 
     # --- the edges, one per product shown ---
     for t in shown:

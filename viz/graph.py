@@ -55,10 +55,17 @@ def _numbers(array):
     return f"{number(array.min())}..{number(array.max())}" if array.size else "(empty)"
 
 
+def _factors(v):
+    """An unnamed product of two named Values is called by its factors ("I11*W11"), as the equations write it."""
+    if v._op == "*" and len(v._prev) == 2 and all(u.name for u in v._prev):
+        return "*".join(u.name for u in v._prev)
+    return ""
+
+
 def _record(v):
-    """What v's record shows: its name (a Tensor: its shape), its data, its grad."""
+    """What v's record shows: its name (an unnamed product: its factors; a Tensor: its shape), data, grad."""
     if type(v).__name__ == "Value":
-        return v.name or "", number(v.data), number(v.grad)
+        return v.name or _factors(v), number(v.data), number(v.grad)
     shape = "x".join(str(n) for n in v.shape) or "scalar"
     return shape, _numbers(v.data), "-" if v.grad is None else _numbers(v.grad)
 
