@@ -42,6 +42,7 @@ INPUT_STEP = 0.8          # inches between input cells, at least (wider numbers 
 CHAR_WIDTH = 0.09         # inches per character of an 11-point label, roughly
 FILTER_STEP = 1.5         # inches between filter cells; outputs are kh, kw filter steps apart
 GAP = 1.6                 # inches between the grids
+SPLINE_NODES = 200        # nodes past which edges are drawn straight (curved routing is too slow)
 FONT = {"title": 14, "node": 11, "edge": 9}  # points at scale 1
 
 
@@ -175,7 +176,10 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
 
     size = {key: f"{points * scale:.3g}" for key, points in FONT.items()}
     dot = graphviz.Digraph("wiring", engine="neato")
-    dot.attr("graph", splines="true", outputorder="edgesfirst", fontname="Helvetica", fontsize=size["title"],
+    # curved edges are routed around every node, which takes neato minutes past a few hundred nodes;
+    # straight lines then (labels stay on the lattice of midpoints)
+    many = len(cells) + ws.size + outs.size > SPLINE_NODES
+    dot.attr("graph", splines="line" if many else "true", outputorder="edgesfirst", fontname="Helvetica", fontsize=size["title"],
              labelloc="t", pad="0.3")
     dot.attr("node", fontname="Helvetica", fontsize=size["node"], shape="box", style="rounded,filled",
              fillcolor="white", width=f"{0.6 * scale:.3g}", height=f"{0.5 * scale:.3g}",

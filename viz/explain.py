@@ -32,7 +32,9 @@ DESCRIPTION = ("Build the seed example (image 1..H*W, a fixed filter, conv, pool
 FILTER_PATTERN = (1.0, -1.0, 2.0, 0.5, -0.5, 1.5, -2.0, 0.25, 0.75)  # the tutorial's 2x2 seed filter first
 MAX_SIDE = 12        # the equations of a larger image stop being something to read
 MAX_NODES = 2000     # draw_graph's default: past it graph.svg is skipped unless --max-nodes says otherwise
-MAX_WIRES = 400      # weight-to-output edges past which wiring.svg is a tangle (and neato takes minutes)
+MAX_CELLS = 20000    # input cells over all of wiring's panels (one panel per weight) past which it is skipped
+MAX_WIRES = 400      # a --focus picture's edges past which it is a tangle (and neato takes minutes);
+                     # the default panels have no edges and are drawn at every size
 FORMATS = ("svg", "png", "pdf")
 
 
@@ -89,6 +91,13 @@ def _numbers(text):
     return tuple(numbers)
 
 
+def _scale(text):
+    x = _finite(text)
+    if not 0.25 <= x <= 4:
+        raise argparse.ArgumentTypeError(f"must be between 0.25 and 4, got {text!r}")
+    return x
+
+
 def add_arguments(explain):
     explain.add_argument("--image", type=_size, default=(3, 3), metavar="HxW", help="image size (default 3x3)")
     explain.add_argument("--filter", type=_size, default=(2, 2), metavar="HxW", help="filter size (default 2x2)")
@@ -112,6 +121,12 @@ def add_arguments(explain):
     explain.add_argument("--max-nodes", type=_at_least(1), default=MAX_NODES, metavar="N",
                          help=f"draw graph.svg only up to N Values (default {MAX_NODES}); a larger graph is "
                               "skipped with a note")
+    # pictures that stay readable (issue 11) and carry on a projector (issue 15)
+    explain.add_argument("--focus", default=None, metavar="NAME",
+                         help="draw one weight's fan-out (W12), one output's window (o22) or one input pixel's "
+                              "reach (I23) as wiring.<format>, instead of one input panel per weight")
+    explain.add_argument("--scale", type=_scale, default=1.0, metavar="X",
+                         help="multiply the pictures' fonts and boxes by X (default 1; 1.5 for a projector)")
 
 
 def _check(args, fail):
@@ -207,20 +222,48 @@ def _describe(args, seed):
 
 # ---- the command ----
 
-def _wiring(seed):
+def focus_names(seed):
+    """The names --focus accepts: the filter's, the outputs' and the image's Values (W11.., o11.., I11..)."""
+    return {kind: [v.name for v in np.asarray(seed[key], dtype=object).flat]
+            for kind, key in (("weight", "W"), ("output", "o"), ("input", "I"))}
+
+
+def _check_focus(focus, seed, fail):
+    """The keyword draw_conv_wiring takes for a --focus name, or one line naming the valid names, exit 2."""
+    names = focus_names(seed)
+    for kind, valid in names.items():
+        if focus in valid:
+            return kind
+    listed = "; ".join(f"{valid[0]} .. {valid[-1]}" if len(valid) > 1 else valid[0] for valid in names.values())
+    fail(f"--focus {focus!r} names nothing drawn; valid names are {listed}")
+
+
+def _wiring(seed, args):
+    """The panels (one input grid per weight; readable at every size explain accepts), or the --focus edges."""
     import viz
-    wires = np.size(seed["o"]) * np.size(seed["W"])
+    if args.focus is None:
+        (H, W), p = args.image, args.padding
+        cells = np.size(seed["W"]) * (H + 2 * p) * (W + 2 * p)
+        if cells > MAX_CELLS:
+            first = np.asarray(seed["o"], dtype=object).flat[0].name
+            raise ValueError(f"{np.size(seed['W'])} panels of {H + 2 * p}x{W + 2 * p} cells are too many to look at "
+                             f"(at most {MAX_CELLS} cells); pass --focus {first} (or another output's or input "
+                             f"pixel's name) to draw its edges")
+        return viz.draw_conv_wiring(seed["o"], seed["W"], seed["I"], pooled=seed["p"], scale=args.scale)
+    kind = args.focus_kind
+    wires = np.size(seed["o"]) if kind == "weight" else np.size(seed["W"])
     if wires > MAX_WIRES:
-        raise ValueError(f"{wires} weight-to-output edges are too many to follow (at most {MAX_WIRES})")
-    return viz.draw_conv_wiring(seed["o"], seed["W"], seed["I"], pooled=seed["p"])
+        raise ValueError(f"{wires} edges from {args.focus} are too many to follow (at most {MAX_WIRES})")
+    return viz.draw_conv_wiring(seed["o"], seed["W"], seed["I"], pooled=seed["p"], scale=args.scale,
+                                **{kind: args.focus})
 
 
 def _pictures(args, seed):
     """(file name, a function drawing it or raising ValueError when it is too big, what to pass instead)."""
     import viz
-    return [("graph", lambda: viz.draw_graph(seed["L"], max_nodes=args.max_nodes),
+    return [("graph", lambda: viz.draw_graph(seed["L"], max_nodes=args.max_nodes, scale=args.scale),
              "pass --max-nodes N to draw it anyway"),
-            ("wiring", lambda: _wiring(seed), "a smaller --image or --padding draws it")]
+            ("wiring", lambda: _wiring(seed, args), "leave out --focus to draw one input panel per weight")]
 
 
 def run(args, fail):
@@ -240,6 +283,7 @@ def run(args, fail):
     if seed is None or not _all_finite(seed):
         fail("the numbers overflow (a loss or gradient past the largest float); use smaller --target, "
              "--image-values or --filter-values")
+    args.focus_kind = _check_focus(args.focus, seed, fail) if args.focus is not None else None
     import viz
     print(_describe(args, seed))
     print()
@@ -250,7 +294,8 @@ def run(args, fail):
         try:
             picture = draw()
         except ValueError as e:
-            notes.append(f"{name}.{args.format} skipped: {str(e).split(';')[0]}; {instead}")
+            reason, _, own = str(e).partition("; ")
+            notes.append(f"{name}.{args.format} skipped: {reason}; {own if own.startswith('pass --') else instead}")
             continue
         try:
             rendered = picture.pipe(format=args.format)
