@@ -160,7 +160,7 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     focus_w, focus_o = _focus_index(weight, ws, "weight"), _focus_index(output, outs, "output")
     terms = reading.terms_of(n, k, c)
     known, input_grid = known_inputs(inputs, n) if inputs is not None else (None, None)
-    place = place_inputs(terms, known)
+    place = place_inputs(terms, known, None if input_grid is None else input_grid.shape[-2:])
     cells = input_cells(place, input_grid)  # Value -> (row, col) in the padded input
     focus_x = _find_input(focus_input, cells, input_grid, place.channel) if focus_input is not None else None
     if focus_x is not None and focus_x not in cells:

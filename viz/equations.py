@@ -249,12 +249,13 @@ def slices(reading, inputs=None):
     N, K = reading.outputs.shape[:2]
     Cg = reading.weights.shape[1]
     for n in range(N):
-        known = known_inputs(inputs, n)[0] if inputs is not None else None
+        known, grid = known_inputs(inputs, n) if inputs is not None else (None, None)
+        shape = None if grid is None else grid.shape[-2:]
         for k in range(K):
             for c in range(Cg):
                 terms = reading.terms_of(n, k, c)
                 if terms:
-                    yield n, k, c, terms, place_inputs(terms, known)
+                    yield n, k, c, terms, place_inputs(terms, known, shape)
 
 
 def check_patterns(reading, inputs=None):

@@ -79,7 +79,7 @@ def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0,
     outs, ws = reading.outputs[n, k], reading.weights[k, c]
     terms = reading.terms_of(n, k, c)
     known, input_grid = known_inputs(inputs, n) if inputs is not None else (None, None)
-    place = place_inputs(terms, known)
+    place = place_inputs(terms, known, None if input_grid is None else input_grid.shape[-2:])
     cells = input_cells(place, input_grid)
     if gradients is None:
         gradients = any(o.grad != 0.0 for o in reading.outputs.flat) or any(w.grad != 0.0 for w in ws.flat)
