@@ -230,9 +230,16 @@ def _wide(sizes, texts, lines):
 
 
 def _weight_caption(name, w, terms, gradients):
-    """dL/dW_ab as the sum over its marked cells, term by term when there are few, then backward()'s total."""
+    """dL/dW_ab as the sum over its marked cells, term by term when there are few, then backward()'s total.
+
+    When W_ab is used outside this picture too (other images of a batch, another conv), the marked
+    cells give only this picture's share of dL/dW_ab; the caption then says so and gives both.
+    """
     if not gradients:
         return [f"{name} multiplies the {len(terms)} marked inputs, one per output"]
+    here = sum(t.x.data * t.out.grad for t in terms)
+    if abs(here - w.grad) > 1e-9 * max(1.0, abs(w.grad)):
+        return _share_caption(name, w, terms, here)
     live = [t for t in terms if t.out.grad != 0.0]
     if len(terms) > MAX_TERMS and 0 < len(live) <= MAX_TERMS:  # e.g. a max pool: most dL/do are 0
         shares = [f"{signed(t.x.data)}\u00b7{signed(t.out.grad)}" for t in live]
@@ -246,6 +253,13 @@ def _weight_caption(name, w, terms, gradients):
         lines.append("  + " + " + ".join(shares[3:]))
     lines.append(f"= {number(w.grad)}")
     return lines
+
+
+def _share_caption(name, w, terms, here):
+    shares = [f"{signed(t.x.data)}\u00b7{signed(t.out.grad)}" for t in terms]
+    head = (f"this picture's share of dL/d{name} = " + " + ".join(shares) if len(shares) <= 3
+            else f"this picture's share of dL/d{name}: {len(terms)} marked cells of input \u00b7 dL/do")
+    return [head, f"= {number(here)}; with {name}'s other uses, dL/d{name} = {number(w.grad)}"]
 
 
 def _pool_caption(pooled, outputs, outs, gradients):
