@@ -130,7 +130,7 @@ def first_step(images, targets, W0, out_dir, scale=1.0):
     paths = []
     if viz is not None:
         base = os.path.join(out_dir, "learn_a_filter_wiring")
-        paths.append(render(viz.draw_conv_wiring(outputs[0], W, grids[0], scale=scale), base))
+        paths.append(render(viz.draw_conv_wiring(outputs[0], W, grids[0], scale=scale, digits=3), base))
         paths.append(render(viz.draw_conv_wiring(outputs[0], W, grids[0], weight="W11", scale=scale),
                             base + "_W11"))
     return paths, "\n".join(lines), gradient

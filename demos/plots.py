@@ -19,7 +19,7 @@ def _document(width, height, body):
 
 
 def _text(x, y, s, anchor="middle", size=12, extra=""):
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-family="sans-serif" font-size="{size}"'
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-family="sans-serif" font-size="{size:g}"'
             f'{" " + extra if extra else ""}>{escape(str(s))}</text>')
 
 

@@ -94,7 +94,8 @@ class _Ids:
 
 
 def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, in_channel=0,
-                     weight=None, output=None, input=None, pooled=None, gradients=None, layout=None, scale=1.0):
+                     weight=None, output=None, input=None, pooled=None, gradients=None, layout=None, scale=1.0,
+                     digits=6):
     """A graphviz.Digraph of which weight feeds which output through which input.
 
     outputs: the grid conv2d returned; weights: its filter grid.
@@ -113,6 +114,7 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
     layout: "panels" (one input grid per weight, viz.panels; the default without a focus)
         or "edges" (every product as an edge; the default, and the only layout, with a focus).
     scale: multiplies fonts and boxes (1.5 for a projector); the gaps between grids stay.
+    digits: significant digits of the panels' numbers (6, as the equations; 3 keeps random floats short).
     """
     scale = check_scale(scale)
     focus_input = input
@@ -127,7 +129,8 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
             raise ValueError("a focus is drawn with layout='edges'; the panels show every weight at once")
         from .panels import draw_weight_panels
         return draw_weight_panels(outputs, weights, inputs, batch=batch, out_channel=out_channel,
-                                  in_channel=in_channel, pooled=pooled, gradients=gradients, scale=scale)
+                                  in_channel=in_channel, pooled=pooled, gradients=gradients, scale=scale,
+                                  digits=digits)
     return _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight, output, focus_input,
                        pooled, gradients, scale)
 

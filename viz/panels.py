@@ -30,7 +30,7 @@ import numpy as np
 from .geometry import place_inputs, known_inputs, input_cells
 from .palette import weight_colour, check_scale
 from .pooling import read_pool, ties
-from .text import number, signed
+from .text import number as _number, signed as _signed
 from .wiring import read_conv, input_name
 
 MAX_TERMS = 6   # a caption writes the sum's terms out up to this many; past it, their count and total
@@ -65,13 +65,17 @@ class _Sizes:
 
 
 def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0, in_channel=0, pooled=None,
-                       gradients=None, scale=1.0):
+                       gradients=None, scale=1.0, digits=6):
     """A graphviz.Digraph (dot): the filter, the outputs with dL/do, and one input panel per weight.
 
     Arguments as viz.draw_conv_wiring (batch, out_channel, in_channel are 0-based indexes;
-    the picture's names and footer count from 1). scale multiplies fonts and cells.
+    the picture's names and footer count from 1). scale multiplies fonts and cells; digits is how
+    many significant digits the numbers keep (6, as the equations; 3 keeps random floats readable).
     """
     scale = check_scale(scale)
+    if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= 17:
+        raise ValueError(f"digits must be an int from 1 to 17, got {digits!r}")
+    fmt = _Format(digits)
     reading = read_conv(outputs, weights)
     N, K, OH, OW = reading.outputs.shape
     _, Cg, kh, kw = reading.weights.shape
@@ -87,9 +91,9 @@ def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0,
     cols = 1 + max(col for _, col in cells.values())
     at = {cell: x for x, cell in cells.items()}
     show_names = rows * cols <= 36  # names fit in the cells of small grids only
-    texts = {number(x.data): "" for x in cells}
+    texts = {fmt.number(x.data): "" for x in cells}
     texts.update({input_name(x): "" for x in cells} if show_names else {})
-    shares = {f"\u00b7{signed(t.out.grad)}": "" for t in terms} if gradients else {}
+    shares = {f"\u00b7{fmt.signed(t.out.grad)}": "" for t in terms} if gradients else {}
     sizes = _Sizes(scale, show_names, gradients, {**texts, **{"": s for s in shares}})
     colour = {w: weight_colour(i) for i, w in enumerate(ws.flat)}
 
@@ -101,20 +105,20 @@ def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0,
 
     rows_of_nodes = [["filter", "outputs"]]
     dot.node("filter", _panel("filter W" + _slice_name(N, K, Cg, n, k, c), None,
-                              _filter_grid(ws, reading, colour, gradients, sizes), [], sizes))
+                              _filter_grid(ws, reading, colour, gradients, sizes, fmt), [], sizes))
     dot.node("outputs", _panel("outputs o" + (" and dL/do" if gradients else ""), None,
-                               _output_grid(outs, reading, gradients, sizes),
-                               _pool_caption(pooled, outputs, outs, gradients), sizes))
+                               _output_grid(outs, reading, gradients, sizes, fmt),
+                               _pool_caption(pooled, outputs, outs, gradients, fmt), sizes))
     for a in range(kh):
         row = []
         for b in range(kw):
             w = ws[a, b]
             ident = f"panel_{a + 1}_{b + 1}"
             mine = {t.x: t for t in terms if t.weight is w}
-            dot.node(ident, _panel(f"{reading.weight_names[w]} = {number(w.data)}", colour[w][0],
+            dot.node(ident, _panel(f"{reading.weight_names[w]} = {fmt.number(w.data)}", colour[w][0],
                                    _input_grid(at, rows, cols, mine, set(place.positions), colour[w], sizes,
-                                               gradients),
-                                   _weight_caption(reading.weight_names[w], w, list(mine.values()), gradients),
+                                               gradients, fmt),
+                                   _weight_caption(reading.weight_names[w], w, list(mine.values()), gradients, fmt),
                                    sizes))
             row.append(ident)
         rows_of_nodes.append(row)
@@ -130,6 +134,19 @@ def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0,
     for upper, lower in zip(rows_of_nodes, rows_of_nodes[1:]):
         dot.edge(upper[0], lower[0])
     return dot
+
+
+class _Format:
+    """How the numbers of one picture are written: `digits` significant digits, negatives bracketed as factors."""
+
+    def __init__(self, digits):
+        self.digits = digits
+
+    def number(self, x):
+        return _number(x, self.digits)
+
+    def signed(self, x):
+        return _signed(x, self.digits)
 
 
 def _slice_name(N, K, Cg, n, k, c):
@@ -159,7 +176,7 @@ def _table(cells, sizes):
             f'WIDTH="{width:.0f}" HEIGHT="{height:.0f}">{rows}</TABLE>')
 
 
-def _input_grid(at, rows, cols, mine, used, colours, sizes, gradients):
+def _input_grid(at, rows, cols, mine, used, colours, sizes, gradients, fmt):
     """The padded input grid with the cells one weight multiplied coloured, each with its output's dL/do."""
     strong, light = colours
     grid = []
@@ -174,9 +191,9 @@ def _input_grid(at, rows, cols, mine, used, colours, sizes, gradients):
             marked = x in mine
             grey = padding or x not in used
             lines = [(input_name(x), sizes.small, "#777777", False)] if sizes.names else []
-            lines.append((number(x.data), sizes.value, "#999999" if grey and not marked else "black", marked))
+            lines.append((fmt.number(x.data), sizes.value, "#999999" if grey and not marked else "black", marked))
             if marked and gradients:
-                lines.append((f"\u00b7{signed(mine[x].out.grad)}", sizes.small, strong, False))
+                lines.append((f"\u00b7{fmt.signed(mine[x].out.grad)}", sizes.small, strong, False))
             elif gradients:
                 lines.append((" ", sizes.small, None, False))
             fill = light if marked else ("#eeeeee" if padding else "white")
@@ -185,35 +202,37 @@ def _input_grid(at, rows, cols, mine, used, colours, sizes, gradients):
     return _table(grid, sizes)
 
 
-def _filter_grid(ws, reading, colour, gradients, sizes):
-    wide = _wide(sizes, [(f"dL/dW {number(w.grad)}" if gradients else reading.weight_names[w], sizes.small, 0, 0)
-                         for w in ws.flat] + [(number(w.data), sizes.value, 0, 0) for w in ws.flat], 2 + gradients)
+def _filter_grid(ws, reading, colour, gradients, sizes, fmt):
+    wide = _wide(sizes, [(f"dL/dW {fmt.number(w.grad)}" if gradients else reading.weight_names[w], sizes.small,
+                          0, 0) for w in ws.flat] + [(fmt.number(w.data), sizes.value, 0, 0) for w in ws.flat],
+                 2 + gradients)
     grid = []
     for a in range(ws.shape[0]):
         row = []
         for b in range(ws.shape[1]):
             w = ws[a, b]
             lines = [(reading.weight_names[w], sizes.small, colour[w][0], True),
-                     (number(w.data), sizes.value, "black", False)]
+                     (fmt.number(w.data), sizes.value, "black", False)]
             if gradients:
-                lines.append((f"dL/dW {number(w.grad)}", sizes.small, colour[w][0], False))
+                lines.append((f"dL/dW {fmt.number(w.grad)}", sizes.small, colour[w][0], False))
             row.append(_cell(lines, colour[w][1], colour[w][0], wide))
         grid.append(row)
     return _table(grid, wide)
 
 
-def _output_grid(outs, reading, gradients, sizes):
-    wide = _wide(sizes, [(f"dL/do {number(o.grad)}" if gradients else reading.out_names[o], sizes.small, 0, 0)
-                         for o in outs.flat] + [(number(o.data), sizes.value, 0, 0) for o in outs.flat], 2 + gradients)
+def _output_grid(outs, reading, gradients, sizes, fmt):
+    wide = _wide(sizes, [(f"dL/do {fmt.number(o.grad)}" if gradients else reading.out_names[o], sizes.small,
+                          0, 0) for o in outs.flat] + [(fmt.number(o.data), sizes.value, 0, 0) for o in outs.flat],
+                 2 + gradients)
     grid = []
     for i in range(outs.shape[0]):
         row = []
         for j in range(outs.shape[1]):
             o = outs[i, j]
-            lines = [(reading.out_names[o], sizes.small, "#777777", False), (number(o.data), sizes.value, "black",
-                                                                            False)]
+            lines = [(reading.out_names[o], sizes.small, "#777777", False),
+                     (fmt.number(o.data), sizes.value, "black", False)]
             if gradients:
-                lines.append((f"dL/do {number(o.grad)}", sizes.small, "#1b5e20", True))
+                lines.append((f"dL/do {fmt.number(o.grad)}", sizes.small, "#1b5e20", True))
             row.append(_cell(lines, "#fff8dc", "#bbbbbb", wide))
         grid.append(row)
     return _table(grid, wide)
@@ -229,7 +248,7 @@ def _wide(sizes, texts, lines):
     return wider
 
 
-def _weight_caption(name, w, terms, gradients):
+def _weight_caption(name, w, terms, gradients, fmt):
     """dL/dW_ab as the sum over its marked cells, term by term when there are few, then backward()'s total.
 
     When W_ab is used outside this picture too (other images of a batch, another conv), the marked
@@ -239,30 +258,31 @@ def _weight_caption(name, w, terms, gradients):
         return [f"{name} multiplies the {len(terms)} marked inputs, one per output"]
     here = sum(t.x.data * t.out.grad for t in terms)
     if abs(here - w.grad) > 1e-9 * max(1.0, abs(w.grad)):
-        return _share_caption(name, w, terms, here)
+        return _share_caption(name, w, terms, here, fmt)
     live = [t for t in terms if t.out.grad != 0.0]
     if len(terms) > MAX_TERMS and 0 < len(live) <= MAX_TERMS:  # e.g. a max pool: most dL/do are 0
-        shares = [f"{signed(t.x.data)}\u00b7{signed(t.out.grad)}" for t in live]
+        shares = [f"{fmt.signed(t.x.data)}\u00b7{fmt.signed(t.out.grad)}" for t in live]
         return [f"dL/d{name} = " + " + ".join(shares), f"(its other {len(terms) - len(live)} cells meet dL/do = 0)",
-                f"= {number(w.grad)}"]
+                f"= {fmt.number(w.grad)}"]
     if len(terms) > MAX_TERMS:
-        return [f"dL/d{name} = sum over its {len(terms)} marked cells", f"of input \u00b7 dL/do = {number(w.grad)}"]
-    shares = [f"{signed(t.x.data)}\u00b7{signed(t.out.grad)}" for t in terms]
+        return [f"dL/d{name} = sum over its {len(terms)} marked cells",
+                f"of input \u00b7 dL/do = {fmt.number(w.grad)}"]
+    shares = [f"{fmt.signed(t.x.data)}\u00b7{fmt.signed(t.out.grad)}" for t in terms]
     lines = [f"dL/d{name} = " + " + ".join(shares[:3])]
     if len(shares) > 3:
         lines.append("  + " + " + ".join(shares[3:]))
-    lines.append(f"= {number(w.grad)}")
+    lines.append(f"= {fmt.number(w.grad)}")
     return lines
 
 
-def _share_caption(name, w, terms, here):
-    shares = [f"{signed(t.x.data)}\u00b7{signed(t.out.grad)}" for t in terms]
+def _share_caption(name, w, terms, here, fmt):
+    shares = [f"{fmt.signed(t.x.data)}\u00b7{fmt.signed(t.out.grad)}" for t in terms]
     head = (f"this picture's share of dL/d{name} = " + " + ".join(shares) if len(shares) <= 3
             else f"this picture's share of dL/d{name}: {len(terms)} marked cells of input \u00b7 dL/do")
-    return [head, f"= {number(here)}; with {name}'s other uses, dL/d{name} = {number(w.grad)}"]
+    return [head, f"= {fmt.number(here)}; with {name}'s other uses, dL/d{name} = {fmt.number(w.grad)}"]
 
 
-def _pool_caption(pooled, outputs, outs, gradients):
+def _pool_caption(pooled, outputs, outs, gradients, fmt):
     """Where dL/do came from: the pool's rule, with a tie said to be a tie."""
     if pooled is None:
         return []
@@ -277,7 +297,7 @@ def _pool_caption(pooled, outputs, outs, gradients):
         if len(pools) == 1 and gradients:
             p = pools[0]
             lines = [f"from the pool {names[p]} (mean): dL/do = dL/d{names[p]} \u00b7 {_fraction(share)}",
-                     f"= {number(p.grad)} \u00b7 {_fraction(share)} = {number(p.grad * share)}"]
+                     f"= {fmt.number(p.grad)} \u00b7 {_fraction(share)} = {fmt.number(p.grad * share)}"]
         else:
             lines = [f"from the pool (mean): each o gets {_fraction(share)} of its window's dL/dp"]
     else:
