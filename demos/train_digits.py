@@ -96,7 +96,7 @@ def save_pictures(model, history, image, out, scale=1.0):
     plots.strip([image] + list(maps), paths[2], vmax=[1.0] + [float(np.abs(maps).max()) or 1.0] * len(maps),
                 titles=["digit"] + [f"filter {k + 1}" for k in range(len(maps))], numbers=False,
                 title="One digit and what the first eight learned filters see in it (conv + relu)", scale=scale,
-                columns=5)
+                columns=3)  # the digit and eight maps as a 3x3 grid
     return paths
 
 

@@ -209,12 +209,13 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     w_h = (kh - 1) * filter_step
     # all edges at once need outputs kh (kw) filter steps apart for their labels to miss each other;
     # a focus draws one edge per output (or per weight), so closer outputs suffice
-    o_rows = filter_step * (min(kh, 2) if focus_w is not None or focus_x is not None else kh)
-    o_cols = filter_step * (min(kw, 2) if focus_w is not None or focus_x is not None else kw)
+    fan = focus_w is not None or focus_x is not None
+    o_rows = filter_step * (1.2 if fan else kh)
+    o_cols = filter_step * (1.6 if fan else kw)
     o_h = (OH - 1) * o_rows
     top = max(in_h, w_h, o_h) / 2  # every grid centred on y = 0
     x_w = (cols - 1) * step + GAP + 0.5 * scale
-    x_o = x_w + (kw - 1) * filter_step + 2 * GAP + 0.5 * scale
+    x_o = x_w + (kw - 1) * filter_step + (1.3 if fan else 2) * GAP + 0.5 * scale
     x_end = x_o + (OW - 1) * o_cols
 
     highlight = {t.x: colour[t.weight][1] for t in shown if focused(weight, output)}
@@ -290,7 +291,8 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
         dot.edge(node_id[t.weight], node_id[t.out], label=boxed(lines, strong), color=strong)
 
     if pooled is not None:
-        _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size)
+        _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size,
+                   (1.3 if fan else 2) * GAP)
     return dot
 
 
@@ -330,7 +332,7 @@ def _pair(p):
     return str(p[0]) if p[0] == p[1] else f"{p[0]}x{p[1]}"
 
 
-def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size):
+def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size, gap):
     """Pooled Values as their own grid right of the outputs, each edge o -> p saying how much of dL/dp comes back.
 
     Column j of the pooled grid is its own column; row i sits at the mean height of its window's
@@ -350,7 +352,7 @@ def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, h
     widest = max((len(names[p]) for p in by_pool), default=1)
     widest = max([widest] + [len(number(p.data)) + 2 for p in by_pool] + [len(number(p.grad)) + 2 for p in by_pool])
     column_step = scale * (CHAR_WIDTH * widest + 0.6)
-    x_pool = x_end + 2 * GAP + 0.5 * scale
+    x_pool = x_end + gap + 0.5 * scale
     for p, rs in by_pool.items():
         col = index_of[p][-1] if index_of[p] else 0
         lines = [names[p], number(p.data)]

@@ -317,7 +317,9 @@ def _legend(place, gradients, N, K, Cg, n, k, c):
     s, d = place.stride, place.dilation
     settings = f"stride {_pair(s)}, dilation {_pair(d)}" + (f", padding {_pair(place.padding)}"
                                                             if place.padding else "")
-    lines = ["Each panel is the input grid (grey: padding). Coloured: the inputs that weight multiplied,",
+    padded = place.padding is not None and any(place.padding)
+    lines = [f"Each panel is the input grid{' (grey: padding)' if padded else ''}. Coloured: the inputs that "
+             "weight multiplied,",
              "one for each output o_ij, in the same arrangement as the outputs."]
     if gradients:
         lines.append("Beside each coloured input: dL/do of that output. dL/dW = the sum of input \u00b7 dL/do "

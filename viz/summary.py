@@ -37,11 +37,12 @@ def draw_summary(outputs, weights, inputs=None, *, weight="W11", pooled=None, sc
         head = f"dL/d{name} = "
         pad = " " * len(head)
         tail = f" + ... ({len(shown)} terms)" if more else ""
-        lines = [f"How does {name} = {number(w.data)} get its gradient? It multiplied one input in every output:",
+        lines = [f"How does {name} = {number(w.data)} get its gradient?",
+                 f"{name} multiplied one input in each output it fed; each brings back input \u00b7 dL/do:",
                  "",
                  head + " + ".join(symbols[:MAX_TERMS]) + tail,
                  pad[:-2] + "= " + " + ".join(numbers[:MAX_TERMS]) + tail,
-                 pad + f"= {number(w.grad)}   (backward() gives {number(w.grad)})"]
+                 pad[:-2] + f"= {number(w.grad)}   (backward() gives {number(w.grad)})"]
         if pooled is not None:
             lines.append("")
             lines.append(_pool_line(pooled, outputs, reading, shown))
