@@ -166,6 +166,35 @@ def test_panels_never_overlap_and_mark_each_weights_inputs(size, kernel, stride,
 
 
 @needs_dot
+@settings(max_examples=12, deadline=None)
+@given(shapes, kernels, pairs, paddings, pools, names, st.sampled_from(["weight", "output", "input"]),
+       st.sampled_from([1.0, 1.5]), st.data())
+@example((6, 6), (3, 3), (1, 1), (0, 0), ("max", 2), "x", "input", 1.5, None)
+def test_focus_pictures_never_overlap_and_draw_exactly_the_focus_edges(size, kernel, stride, padding, pool, name,
+                                                                        kind, scale, data):
+    if not fits(size, kernel, stride, padding, (1, 1), pool):
+        return
+    I, W, o, p = conv(size, kernel, stride, padding, (1, 1), name, pool)
+    from viz.wiring import read_conv
+    terms = read_conv(o, W).terms
+    grid = {"weight": W, "output": o, "input": I}[kind]
+    pick = data.draw(st.sampled_from(list(grid.flat))) if data is not None else grid[1, 2]
+    graph = json.loads(viz.draw_conv_wiring(o, W, I, pooled=p, scale=scale, **{kind: pick.name})
+                       .pipe(format="json"))
+    names_of = {obj["_gvid"]: obj["name"] for obj in graph["objects"]}
+    assert len(set(names_of.values())) == len(names_of)
+    nodes = drawn(viz.draw_conv_wiring(o, W, I, pooled=p, scale=scale, **{kind: pick.name}))
+    assert_no_overlap(nodes)
+    # the focus's edges are the products it takes part in; the rest are the pool's routes ("mean:", "max:")
+    conv_edges = [e for e in graph.get("edges", []) if "mean:" not in e["label"] and "max:" not in e["label"]]
+    mine = [t for t in terms if {"weight": t.weight, "output": t.out, "input": t.x}[kind] is pick]
+    assert len(conv_edges) == len(mine)
+    if name in ("I", "x"):  # names then never clash, so node ids are the names: the focus is at one end
+        end = "head" if kind == "output" else "tail"
+        assert {names_of[e[end]] for e in conv_edges} == {pick.name}
+
+
+@needs_dot
 def test_seed_panels_write_each_sum_term_by_term():
     I, W, o, p = conv((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), pool="global")
     nodes = drawn(viz.draw_conv_wiring(o, W, I, pooled=p))
