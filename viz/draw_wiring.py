@@ -154,7 +154,7 @@ def _find_input(focus, cells, input_grid, channel):
 def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight, output, focus_input,
                 pooled, gradients, scale, caption=None):
     """The edge layout (see draw_conv_wiring); `caption(reading, terms)`, if given, writes the footer lines
-    instead of the legend, in a larger font (viz.summary's equation)."""
+    instead of the legend, in a larger font, and leaves out a max pool's losing routes (viz.summary)."""
     reading = read_conv(outputs, weights)
     N, K, OH, OW = reading.outputs.shape
     _, Cg, kh, kw = reading.weights.shape
@@ -292,7 +292,7 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
 
     if pooled is not None:
         _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size,
-                   (1.3 if fan else 2) * GAP)
+                   (1.3 if fan else 2) * GAP, losers=caption is None)
     return dot
 
 
@@ -332,7 +332,8 @@ def _pair(p):
     return str(p[0]) if p[0] == p[1] else f"{p[0]}x{p[1]}"
 
 
-def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size, gap):
+def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size, gap,
+               losers=True):
     """Pooled Values as their own grid right of the outputs, each edge o -> p saying how much of dL/dp comes back.
 
     Column j of the pooled grid is its own column; row i sits at the mean height of its window's
@@ -363,6 +364,8 @@ def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, h
         dot.node(node_id[p], label(*lines), pos=at(x_pool + col * column_step, y), fillcolor="#e0f0e0",
                  height=f"{(0.8 if gradients else 0.5) * scale:.3g}")
         for r in rs:
+            if not losers and r.kind == "max" and r.fraction == 0.0:
+                continue
             lines = [_route_text(r, tied.get(p), names)]
             if gradients:
                 lines.append(f"dL/do += {number(r.gradient)}")

@@ -31,17 +31,21 @@ def draw_summary(outputs, weights, inputs=None, *, weight="W11", pooled=None, sc
     def caption(reading, shown):
         w = shown[0].weight
         name = reading.weight_names[w]
-        symbols = [f"{input_name(t.x)}\u00b7dL/d{reading.out_names[t.out]}" for t in shown]
-        numbers = [f"{signed(t.x.data)}\u00b7{signed(t.out.grad)}" for t in shown]
-        more = len(shown) > MAX_TERMS
+        terms, tail = shown, ""
+        live = [t for t in shown if t.out.grad != 0.0]
+        if len(shown) > MAX_TERMS and 0 < len(live) <= MAX_TERMS:  # e.g. a max pool: most dL/do are 0
+            terms, tail = live, f"   (its other {len(shown) - len(live)} terms meet dL/do = 0)"
+        elif len(shown) > MAX_TERMS:
+            terms, tail = shown[:MAX_TERMS], f" + ... ({len(shown)} terms)"
+        symbols = [f"{input_name(t.x)}\u00b7dL/d{reading.out_names[t.out]}" for t in terms]
+        numbers = [f"{signed(t.x.data)}\u00b7{signed(t.out.grad)}" for t in terms]
         head = f"dL/d{name} = "
         pad = " " * len(head)
-        tail = f" + ... ({len(shown)} terms)" if more else ""
         lines = [f"How does {name} = {number(w.data)} get its gradient?",
                  f"{name} multiplied one input in each output it fed; each brings back input \u00b7 dL/do:",
                  "",
-                 head + " + ".join(symbols[:MAX_TERMS]) + tail,
-                 pad[:-2] + "= " + " + ".join(numbers[:MAX_TERMS]) + tail,
+                 head + " + ".join(symbols) + tail,
+                 pad[:-2] + "= " + " + ".join(numbers),
                  pad[:-2] + f"= {number(w.grad)}   (backward() gives {number(w.grad)})"]
         if pooled is not None:
             lines.append("")
