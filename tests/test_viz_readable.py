@@ -309,3 +309,28 @@ def test_draw_graph_names_a_product_by_its_factors():
     assert re.search(r"\{ I11\\\*W11 \| data -6 \| grad 1 \}", body) or "{ I11*W11 | data -6 | grad 1 }" in body
     d = (a * 2.0)  # a product with an unnamed factor keeps an empty name
     assert "I11*" not in "".join(viz.draw_graph(d).body).replace("I11*W11", "")
+
+
+@needs_dot
+def test_summary_past_six_terms_keeps_the_live_ones_and_drops_losing_routes():
+    I, W, o, p = conv((5, 5), (3, 3), (1, 1), (1, 1), (1, 1), pool=("max", 5))
+    winner = next(v for v in o.flat if v.grad != 0.0)
+    graph = viz.draw_summary(o, W, I, weight="W12", pooled=p)
+    nodes = drawn(graph)
+    assert_no_overlap(nodes)
+    lines = [t[3].strip() for name, (_, texts, _) in nodes.items() if name.startswith("legend_") for t in texts]
+    from viz.wiring import read_conv
+    term = next(t for t in read_conv(o, W).terms if t.out is winner and t.weight is W[0, 1])
+    assert f"dL/dW12 = {term.x.name}\u00b7dL/d{winner.name}   (its other 24 terms meet dL/do = 0)" in lines
+    assert W[0, 1].grad == pytest.approx(term.x.data * winner.grad, rel=1e-12)
+    routes = [e for e in json.loads(graph.pipe(format="json"))["edges"] if "max:" in e.get("label", "")]
+    assert len(routes) == 1 and "winner" in routes[0]["label"]
+
+
+@needs_dot
+def test_input_focus_by_row_and_col():
+    I, W, o, p = conv((3, 3), (2, 2), (1, 1), (0, 0), (1, 1))
+    by_name = viz.draw_conv_wiring(o, W, I, input="I23").source
+    assert viz.draw_conv_wiring(o, W, I, input=(1, 2)).source == by_name
+    with pytest.raises(ValueError, match="needs the input grid"):
+        viz.draw_conv_wiring(o, W, input=(1, 2))
