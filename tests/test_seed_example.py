@@ -41,11 +41,13 @@ def test_pictures_show_every_weight_feeding_every_output(tmp_path):
     assert edges("seed_wiring_W11") == {f"W11->{o}" for o in outputs} | {f"{o}->p" for o in outputs}
     assert edges("seed_summary") == edges("seed_wiring_W11")
     # the summary's footer: W11's equation in names and numbers, and its sum 6.75 * (1 + 2 + 4 + 5) = 81
-    text = " ".join(" ".join((t.text or "").split()) for t in ET.parse(tmp_path / "seed_summary.svg").iter(svg + "text"))
+    def words(stem):
+        return " ".join(" ".join((t.text or "").split()) for t in ET.parse(tmp_path / f"{stem}.svg").iter(svg + "text"))
+    text = words("seed_summary")
     assert "dL/dW11 = I11\u00b7dL/do11 + I12\u00b7dL/do12 + I21\u00b7dL/do21 + I22\u00b7dL/do22" in text
     assert "= 1\u00b76.75 + 2\u00b76.75 + 4\u00b76.75 + 5\u00b76.75" in text and "= 81" in text
     # the whole wiring: one panel per weight, each with its sum
-    text = " ".join(" ".join((t.text or "").split()) for t in ET.parse(tmp_path / "seed_wiring.svg").iter(svg + "text"))
+    text = words("seed_wiring")
     for total in ("= 81", "= 108", "= 162", "= 189"):
         assert total in text
 

@@ -21,4 +21,5 @@ from .equations import conv_equations
 from .pooling import pool_routing
 from .notebook import Equations, show
 
-__all__ = ["draw_graph", "conv_wiring", "draw_conv_wiring", "draw_summary", "conv_equations", "pool_routing", "Equations", "show"]
+__all__ = ["draw_graph", "conv_wiring", "draw_conv_wiring", "draw_summary", "conv_equations", "pool_routing",
+           "Equations", "show"]

@@ -182,8 +182,8 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     # curved edges are routed around every node, which takes neato minutes past a few hundred nodes;
     # straight lines then (labels stay on the lattice of midpoints)
     many = len(cells) + ws.size + outs.size > SPLINE_NODES
-    dot.attr("graph", splines="line" if many else "true", outputorder="edgesfirst", fontname="Helvetica", fontsize=size["title"],
-             labelloc="t", pad="0.3")
+    dot.attr("graph", splines="line" if many else "true", outputorder="edgesfirst", fontname="Helvetica",
+             fontsize=size["title"], labelloc="t", pad="0.3")
     dot.attr("node", fontname="Helvetica", fontsize=size["node"], shape="box", style="rounded,filled",
              fillcolor="white", width=f"{0.6 * scale:.3g}", height=f"{0.5 * scale:.3g}",
              margin=f"{0.04 * scale:.3g}", penwidth=f"{scale:.3g}")
