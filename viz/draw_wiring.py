@@ -42,6 +42,7 @@ INPUT_STEP = 0.8          # inches between input cells, at least (wider numbers 
 CHAR_WIDTH = 0.09         # inches per character of an 11-point label, roughly
 FILTER_STEP = 1.5         # inches between filter cells; outputs are kh, kw filter steps apart
 GAP = 1.6                 # inches between the grids
+FAN_EDGES = 36            # a weight focus with more outputs is drawn as that weight's panel, not as edges
 SPLINE_NODES = 200        # nodes past which edges are drawn straight (curved routing is too slow)
 FONT = {"title": 14, "node": 11, "edge": 9}  # points at scale 1
 
@@ -111,8 +112,9 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
         the outputs it reached and the weights it met (dL/dI23 = sum of W_ab * dL/do_ij).
     pooled: a max or average pool's output, drawn to the right with how it routes dL/dp back.
     gradients: label the gradients; by default when backward() has run.
-    layout: "panels" (one input grid per weight, viz.panels; the default without a focus)
-        or "edges" (every product as an edge; the default, and the only layout, with a focus).
+    layout: "panels" (one input grid per weight, viz.panels; the default without a focus, and for a
+        weight focus feeding more than 36 outputs, when it draws that weight's panel alone)
+        or "edges" (every product as an edge; the default with a focus).
     scale: multiplies fonts and boxes (1.5 for a projector); the gaps between grids stay.
     digits: significant digits of the panels' numbers (6, as the equations; 3 keeps random floats short).
     """
@@ -121,16 +123,24 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
     if sum(f is not None for f in (weight, output, focus_input)) > 1:
         raise ValueError("give at most one focus: weight=, output= or input=")
     focused = weight is not None or output is not None or focus_input is not None
-    layout = layout or ("edges" if focused else "panels")
-    if layout not in ("panels", "edges"):
+    if layout not in (None, "panels", "edges"):
         raise ValueError(f"layout must be 'panels' or 'edges', got {layout!r}")
+    only = None
+    if weight is not None and layout != "edges":
+        # a weight feeds every output: past FAN_EDGES the fan is a tangle, and its panel reads better
+        reading = read_conv(outputs, weights)
+        ws = reading.weights[_pick("out_channel", out_channel, reading.weights.shape[0]),
+                             _pick("in_channel", in_channel, reading.weights.shape[1])]
+        if layout == "panels" or reading.outputs[0, 0].size > FAN_EDGES:
+            only = _focus_index(weight, ws, "weight")
+    elif focused and layout == "panels":
+        raise ValueError("an output or input focus is drawn as edges (layout='edges')")
+    layout = layout or ("panels" if only is not None or not focused else "edges")
     if layout == "panels":
-        if focused:
-            raise ValueError("a focus is drawn with layout='edges'; the panels show every weight at once")
         from .panels import draw_weight_panels
         return draw_weight_panels(outputs, weights, inputs, batch=batch, out_channel=out_channel,
                                   in_channel=in_channel, pooled=pooled, gradients=gradients, scale=scale,
-                                  digits=digits)
+                                  digits=digits, only=only)
     return _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight, output, focus_input,
                        pooled, gradients, scale)
 
@@ -292,7 +302,8 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
 
     if pooled is not None:
         _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size,
-                   (1.3 if fan else 2) * GAP, losers=caption is None)
+                   (1.3 if fan else 2) * GAP, losers=caption is None,
+                   routes_from=reached if focus_o is not None or focus_x is not None else None)
     return dot
 
 
@@ -333,16 +344,17 @@ def _pair(p):
 
 
 def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size, gap,
-               losers=True):
+               losers=True, routes_from=None):
     """Pooled Values as their own grid right of the outputs, each edge o -> p saying how much of dL/dp comes back.
 
-    Column j of the pooled grid is its own column; row i sits at the mean height of its window's
+    routes_from: draw only the routes from these outputs (an output or pixel focus), so the pool
+    step shown is the one the focus's gradient came through. Column j of the pooled grid is its own column; row i sits at the mean height of its window's
     outputs (pool windows of different rows never share their mean height), so no two pooled
     Values share a spot.
     """
     routes, names = read_pool(pooled, outputs)
     tied = ties(routes)
-    drawn = set(outs.flat)
+    drawn = set(outs.flat) if routes_from is None else set(routes_from)  # a focus: only its outputs' routes
     by_pool = {}
     for r in routes:
         if r.output in drawn:

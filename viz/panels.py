@@ -65,12 +65,13 @@ class _Sizes:
 
 
 def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0, in_channel=0, pooled=None,
-                       gradients=None, scale=1.0, digits=6):
+                       gradients=None, scale=1.0, digits=6, only=None):
     """A graphviz.Digraph (dot): the filter, the outputs with dL/do, and one input panel per weight.
 
     Arguments as viz.draw_conv_wiring (batch, out_channel, in_channel are 0-based indexes;
     the picture's names and footer count from 1). scale multiplies fonts and cells; digits is how
     many significant digits the numbers keep (6, as the equations; 3 keeps random floats readable).
+    only: a 0-based (a, b): draw that weight's panel alone (a weight focus too large for edges).
     """
     scale = check_scale(scale)
     if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= 17:
@@ -112,6 +113,8 @@ def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0,
     for a in range(kh):
         row = []
         for b in range(kw):
+            if only is not None and (a, b) != tuple(only):
+                continue
             w = ws[a, b]
             ident = f"panel_{a + 1}_{b + 1}"
             mine = {t.x: t for t in terms if t.weight is w}
@@ -121,7 +124,8 @@ def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0,
                                    _weight_caption(reading.weight_names[w], w, list(mine.values()), gradients, fmt),
                                    sizes))
             row.append(ident)
-        rows_of_nodes.append(row)
+        if row:
+            rows_of_nodes.append(row)
     legend = _legend(place, gradients, N, K, Cg, n, k, c)
     dot.node("legend", "<" + "<BR/>".join(_font(line, sizes.caption) for line in legend) + ">")
     rows_of_nodes.append(["legend"])
