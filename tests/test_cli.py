@@ -203,5 +203,10 @@ def test_every_accepted_size_draws_the_wiring_or_names_focus(tmp_path):
     assert r.returncode == 0, r.stderr
     note = next(line for line in r.stdout.splitlines() if line.startswith("wiring.svg skipped"))
     assert "pass --focus o[1,1]" in note
+    for focus in ("o[1,1]", "W[1,1]"):  # the option the note names really draws (a weight: its own panel)
+        r = run("explain", "--image", "12x12", "--filter", "12x12", "--padding", "12", "--pool", "none",
+                "--focus", focus, "--out", str(tmp_path / "focus"))
+        assert r.returncode == 0 and "wiring.svg skipped" not in r.stdout, r.stdout + r.stderr
+        assert (tmp_path / "focus" / "wiring.svg").stat().st_size > 0
     r = run("explain", "--help")
     assert "--focus" in r.stdout and "--scale" in r.stdout

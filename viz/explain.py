@@ -33,8 +33,6 @@ FILTER_PATTERN = (1.0, -1.0, 2.0, 0.5, -0.5, 1.5, -2.0, 0.25, 0.75)  # the tutor
 MAX_SIDE = 12        # the equations of a larger image stop being something to read
 MAX_NODES = 2000     # draw_graph's default: past it graph.svg is skipped unless --max-nodes says otherwise
 MAX_CELLS = 20000    # input cells over all of wiring's panels (one panel per weight) past which it is skipped
-MAX_WIRES = 400      # a --focus picture's edges past which it is a tangle (and neato takes minutes);
-                     # the default panels have no edges and are drawn at every size
 FORMATS = ("svg", "png", "pdf")
 
 
@@ -250,12 +248,10 @@ def _wiring(seed, args):
                              f"(at most {MAX_CELLS} cells); pass --focus {first} (or another output's or input "
                              f"pixel's name) to draw its edges")
         return viz.draw_conv_wiring(seed["o"], seed["W"], seed["I"], pooled=seed["p"], scale=args.scale)
-    kind = args.focus_kind
-    wires = np.size(seed["o"]) if kind == "weight" else np.size(seed["W"])
-    if wires > MAX_WIRES:
-        raise ValueError(f"{wires} edges from {args.focus} are too many to follow (at most {MAX_WIRES})")
+    # a focus draws at most kh*kw edges (an output's window, a pixel's reach); a weight feeding many
+    # outputs is drawn as its own panel, so every size explain accepts is drawn
     return viz.draw_conv_wiring(seed["o"], seed["W"], seed["I"], pooled=seed["p"], scale=args.scale,
-                                **{kind: args.focus})
+                                **{args.focus_kind: args.focus})
 
 
 def _pictures(args, seed):
@@ -263,7 +259,7 @@ def _pictures(args, seed):
     import viz
     return [("graph", lambda: viz.draw_graph(seed["L"], max_nodes=args.max_nodes, scale=args.scale),
              "pass --max-nodes N to draw it anyway"),
-            ("wiring", lambda: _wiring(seed, args), "leave out --focus to draw one input panel per weight")]
+            ("wiring", lambda: _wiring(seed, args), "pass --focus NAME to draw one weight, output or pixel")]
 
 
 def run(args, fail):
