@@ -115,8 +115,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="accepted for uniformity; this demo is always quick")
     parser.add_argument("--seed", type=int, default=0, help="random numbers for any size but the seed's")
     parser.add_argument("--out", default="out", help="folder for the pictures (default out/)")
-    parser.add_argument("--scale", type=float, default=1.0, help="the picture's text and cells x SCALE "
-                                                                  "(1.5 for a projector)")
+    parser.add_argument("--scale", type=plots.scale_type, default=1.0,
+                        help="the pictures' text and boxes x SCALE (1.5 for a projector)")
     args = parser.parse_args(argv)
     if args.stride < 1 or args.padding < 0:
         parser.error(f"need stride >= 1 and padding >= 0, got {args.stride} and {args.padding}")

@@ -148,7 +148,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small settings (4 images 8x8, 60 steps) unless given")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="out", help="folder for the pictures (default out/)")
-    parser.add_argument("--scale", type=float, default=1.0, help="pictures' text and boxes x SCALE (1.5: projector)")
+    parser.add_argument("--scale", type=plots.scale_type, default=1.0,
+                        help="the pictures' text and boxes x SCALE (1.5 for a projector)")
     args = parser.parse_args(argv)
     engine = args.engine
     if engine == "auto":
@@ -196,7 +197,7 @@ def main(argv=None):
     plots.line_chart([("loss L(W)", list(range(1, len(losses) + 1)), [max(v, 1e-30) for v in losses]),
                       ("max |W - Sobel|", list(range(1, len(errors) + 1)), [max(v, 1e-30) for v in errors])],
                      curve, title="Loss and distance to the Sobel filter", xlabel="step", ylabel="", logy=True,
-                     legend="top right")
+                     legend="top right", scale=args.scale)
     print(f"\nlearned W:\n{np.array2string(np.round(final, 5) + 0.0)}\n"
           f"largest difference from Sobel: {max_error:.1e}")
     print("wrote " + ", ".join([strip, curve] + wiring) + " and the equations (.txt)")

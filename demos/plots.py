@@ -12,6 +12,18 @@ from xml.sax.saxutils import escape
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 
 
+def scale_type(text):
+    """An argparse type for the demos' --scale: a positive number, else one line and exit status 2."""
+    import argparse
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.25 <= x <= 4:
+        raise argparse.ArgumentTypeError(f"must be between 0.25 and 4, got {text!r}")
+    return x
+
+
 def _document(width, height, body):
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {width:.0f} {height:.0f}">\n<rect width="100%" height="100%" fill="white"/>\n'
@@ -48,11 +60,15 @@ def _fmt(v):
 
 
 def line_chart(series, path=None, title="", xlabel="", ylabel="", logx=False, logy=False,
-               width=520, height=340, legend="top left"):
+               width=520, height=340, legend="top left", scale=1.0):
     """Lines with markers: `series` is a list of (label, xs, ys); axes with ticks, labels and a legend.
 
     `legend` puts the legend in a corner inside the axes: "top left", "top right", "bottom left" ...
+    `scale` multiplies the size, the text and the lines (1.5 for a projector).
     """
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale!r}")
+    z, width, height = scale, width * scale, height * scale
     if not series:
         raise ValueError("line_chart needs at least one series")
     f = {False: float, True: math.log10}
@@ -62,7 +78,7 @@ def line_chart(series, path=None, title="", xlabel="", ylabel="", logx=False, lo
         raise ValueError("a log axis needs positive numbers")
     xt, yt = _ticks(min(xs), max(xs), logx), _ticks(min(ys), max(ys), logy)
     x0, x1, y0, y1 = f[logx](xt[0]), f[logx](xt[-1]), f[logy](yt[0]), f[logy](yt[-1])
-    left, right, top, bottom = 70, width - 20, 40, height - 50
+    left, right, top, bottom = 70 * z, width - 20 * z, 40 * z, height - 50 * z
 
     def px(x):
         return left + (f[logx](x) - x0) / ((x1 - x0) or 1) * (right - left)
@@ -70,26 +86,31 @@ def line_chart(series, path=None, title="", xlabel="", ylabel="", logx=False, lo
     def py(y):
         return bottom - (f[logy](y) - y0) / ((y1 - y0) or 1) * (bottom - top)
 
-    body = [_text(width / 2, 22, title, extra='font-weight="bold"'),
-            f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" fill="none" stroke="black"/>']
+    body = [_text(width / 2, 22 * z, title, size=12 * z, extra='font-weight="bold"'),
+            f'<rect x="{left:.1f}" y="{top:.1f}" width="{right - left:.1f}" height="{bottom - top:.1f}" fill="none" '
+            f'stroke="black"/>']
     for t in xt:
-        body.append(f'<line x1="{px(t):.1f}" y1="{bottom}" x2="{px(t):.1f}" y2="{bottom + 5}" stroke="black"/>')
-        body.append(_text(px(t), bottom + 18, _fmt(t)))
+        body.append(f'<line x1="{px(t):.1f}" y1="{bottom:.1f}" x2="{px(t):.1f}" y2="{bottom + 5 * z:.1f}" '
+                    f'stroke="black"/>')
+        body.append(_text(px(t), bottom + 18 * z, _fmt(t), size=12 * z))
     for t in yt:
-        body.append(f'<line x1="{left - 5}" y1="{py(t):.1f}" x2="{right}" y2="{py(t):.1f}" stroke="#ddd"/>')
-        body.append(_text(left - 8, py(t) + 4, _fmt(t), anchor="end"))
-    body.append(_text((left + right) / 2, height - 12, xlabel))
-    body.append(_text(16, (top + bottom) / 2, ylabel, extra=f'transform="rotate(-90 16 {(top + bottom) / 2:.1f})"'))
+        body.append(f'<line x1="{left - 5 * z:.1f}" y1="{py(t):.1f}" x2="{right:.1f}" y2="{py(t):.1f}" '
+                    f'stroke="#ddd"/>')
+        body.append(_text(left - 8 * z, py(t) + 4 * z, _fmt(t), anchor="end", size=12 * z))
+    body.append(_text((left + right) / 2, height - 12 * z, xlabel, size=12 * z))
+    body.append(_text(16 * z, (top + bottom) / 2, ylabel, size=12 * z,
+                      extra=f'transform="rotate(-90 {16 * z:.1f} {(top + bottom) / 2:.1f})"'))
     for i, (label, sx, sy) in enumerate(series):
         colour = COLOURS[i % len(COLOURS)]
         points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in zip(sx, sy))
-        body.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        body.extend(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{colour}"/>' for x, y in zip(sx, sy))
-        lx = left + 10 if "left" in legend else right - 250
-        ly = top + 16 + 18 * i if "top" in legend else bottom - 10 - 18 * (len(series) - 1 - i)
-        body.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" stroke="{colour}" '
-                    f'stroke-width="2"/>')
-        body.append(_text(lx + 26, ly, label, anchor="start"))
+        body.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="{2 * z:g}"/>')
+        body.extend(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="{3 * z:g}" fill="{colour}"/>'
+                    for x, y in zip(sx, sy))
+        lx = left + 10 * z if "left" in legend else right - 250 * z
+        ly = top + (16 + 18 * i) * z if "top" in legend else bottom - (10 + 18 * (len(series) - 1 - i)) * z
+        body.append(f'<line x1="{lx:.1f}" y1="{ly - 4 * z:.1f}" x2="{lx + 20 * z:.1f}" y2="{ly - 4 * z:.1f}" '
+                    f'stroke="{colour}" stroke-width="{2 * z:g}"/>')
+        body.append(_text(lx + 26 * z, ly, label, anchor="start", size=12 * z))
     return _save(_document(width, height, body), path)
 
 

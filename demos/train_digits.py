@@ -91,7 +91,8 @@ def save_pictures(model, history, image, out, scale=1.0):
                 title="The 3x3 filters learned from the digits (nobody designed them)", scale=scale,
                 columns=8)  # two rows of eight read at 1024 px; one row of sixteen was 1706 px wide
     plots.line_chart([("training loss", list(range(1, len(history["loss"]) + 1)), history["loss"])], paths[1],
-                     title="Cross-entropy per step", xlabel="step", ylabel="loss", logy=True, legend="top right")
+                     title="Cross-entropy per step", xlabel="step", ylabel="loss", logy=True, legend="top right",
+                     scale=scale)
     maps = model[1](model[0](tc.Tensor(image[None, None]))).data[0][:8]  # eight, so the strip stays readable
     plots.strip([image] + list(maps), paths[2], vmax=[1.0] + [float(np.abs(maps).max()) or 1.0] * len(maps),
                 titles=["digit"] + [f"filter {k + 1}" for k in range(len(maps))], numbers=False,
@@ -110,8 +111,8 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="out", help="folder for the pictures (default: out/)")
-    parser.add_argument("--scale", type=float, default=1.0, help="the pictures' text and cells x SCALE "
-                                                                  "(1.5 for a projector)")
+    parser.add_argument("--scale", type=plots.scale_type, default=1.0,
+                        help="the pictures' text and boxes x SCALE (1.5 for a projector)")
     args = parser.parse_args(argv)
     scalar = args.engine == "scalar"
     def default(given, for_scalar, for_tensor):

@@ -348,9 +348,9 @@ def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, h
     """Pooled Values as their own grid right of the outputs, each edge o -> p saying how much of dL/dp comes back.
 
     routes_from: draw only the routes from these outputs (an output or pixel focus), so the pool
-    step shown is the one the focus's gradient came through. Column j of the pooled grid is its own column; row i sits at the mean height of its window's
-    outputs (pool windows of different rows never share their mean height), so no two pooled
-    Values share a spot.
+    step shown is the one the focus's gradient came through. Column j of the pooled grid is its
+    own column; row i sits at the mean height of its window's outputs (pool windows of different
+    rows never share their mean height), so no two pooled Values share a spot.
     """
     routes, names = read_pool(pooled, outputs)
     tied = ties(routes)
