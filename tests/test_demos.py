@@ -193,3 +193,16 @@ def test_demo_runs_as_a_script_from_a_clone(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "largest difference: 0.0e+00" in done.stdout
     assert (tmp_path / "conv_as_dense.svg").exists()
+
+
+def test_demo_pictures_take_a_scale(tmp_path):
+    import re
+    sizes = {}
+    for scale in ("1", "2"):
+        result = conv_as_dense.main(["--scale", scale, "--out", str(tmp_path / scale)])
+        svg = open(result["picture"]).read()
+        sizes[scale] = sorted({float(x) for x in re.findall(r'font-size="([\d.]+)"', svg)})
+    assert [2 * s for s in sizes["1"]] == sizes["2"]
+    with pytest.raises(SystemExit) as exit:
+        conv_as_dense.main(["--scale", "0", "--out", str(tmp_path)])
+    assert exit.value.code == 2
