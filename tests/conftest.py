@@ -1,4 +1,4 @@
-"""Shared test settings: hypothesis profiles, the `slow` marker, and CI=true failing on a missing torch.
+"""Shared test settings: hypothesis profiles, the `slow` marker, and CI=true failing on a missing torch or browser.
 
 Profiles (pick one with HYPOTHESIS_PROFILE=<name>; "standard" by default):
     standard   the everyday run: the file's own max_examples (modest), no deadline
@@ -30,7 +30,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: seconds rather than milliseconds; still part of the default run")
 
 
-# ---- under CI, a missing PyTorch fails the run --------------------------------------------------
+# ---- under CI, a missing PyTorch (or browser) fails the run ---------------------------------------
 # The parity tests skip without torch (`pytest.importorskip("torch")`), so a laptop without it still
 # runs everything else. CI installs torch; there a skip would hide that nothing was compared with
 # PyTorch, so with CI=true each such skip is turned into a failure that says why.
@@ -43,8 +43,20 @@ def _torch_missing(skip_message):
     return "could not import 'torch'" in str(skip_message)
 
 
+# The browser tests (tests/test_explore_browser.py) skip with a reason starting with this when playwright or
+# chromium is missing; CI installs both (.ci/run), so there too a skip is a failure.
+BROWSER_MISSING = "needs a browser:"
+
+
+def _browser_missing(skip_message):
+    return BROWSER_MISSING in str(skip_message)
+
+
 def _as_failure(report, message):
     report.outcome = "failed"
+    if _browser_missing(message):
+        report.longrepr = f"CI=true, and this test {message}; install playwright and chromium"
+        return
     report.longrepr = f"CI=true, and this test needs PyTorch, which is missing ({message}); install torch"
 
 
@@ -53,7 +65,8 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     excinfo = call.excinfo
-    if _in_ci() and report.skipped and excinfo is not None and _torch_missing(excinfo.value):
+    if _in_ci() and report.skipped and excinfo is not None and (_torch_missing(excinfo.value)
+                                                                or _browser_missing(excinfo.value)):
         _as_failure(report, excinfo.value)
 
 

@@ -206,3 +206,41 @@ def test_demo_pictures_take_a_scale(tmp_path):
     with pytest.raises(SystemExit) as exit:
         conv_as_dense.main(["--scale", "0", "--out", str(tmp_path)])
     assert exit.value.code == 2
+
+
+# ---- through_the_network ---------------------------------------------------------------------
+
+def test_through_the_network_follows_a_filter_value_from_the_loss_down(tmp_path, capsys):
+    import through_the_network
+    import viz
+    from tinygrad_conv.grid import parse_name
+    result = through_the_network.main(["--quick", "--out", str(tmp_path)])
+    value, loss = result["value"], result["loss"]
+    assert value.name == "W[1,1,2,2]"
+    # backward(), the nudge and the Tensor engine agree on the same number
+    assert np.isclose(result["nudge"], result["backward"], rtol=1e-5, atol=1e-9)
+    assert np.isclose(result["tensor_grad"], result["backward"], rtol=1e-9, atol=1e-15)
+    assert result["softmax_difference"] < 1e-12
+    # the path runs from the loss through every layer down to the filter value, each hop's equation
+    # adding up to that Value's gradient
+    path = result["path"]
+    assert path.path[0] is loss and path.path[-1] is value
+    assert [parse_name(v.name)[0] for v in path.path[1:]] == ["z", "p", "r2", "o2", "r", "o", "W"]
+    for above, equation in zip(path.path, path.equations):
+        assert any(t.target is above for t in equation.terms)
+        assert np.isclose(equation.total, equation.value.grad, rtol=1e-9, atol=1e-15)
+    out = capsys.readouterr().out
+    assert "step 7 of 7, from o[" in out and f"backward() says dL/d{value.name}" in out
+    root = svg_root(result["picture"])
+    texts = " ".join(t.text or "" for t in root.iter(SVG + "text"))
+    assert value.name in texts and "other uses add" in texts
+    # the scalar model's names are the layers' own
+    assert result["model"][2].weight.flat[0].name == "W2[1,1,1,1]"
+    assert str(viz.gradient_equation(loss, value)).rstrip().endswith(viz.text.number(value.grad))
+
+
+def test_through_the_network_rejects_a_value_that_is_not_a_first_layer_filter_value(tmp_path):
+    import through_the_network
+    with pytest.raises(SystemExit) as exit:
+        through_the_network.main(["--quick", "--follow", "V11", "--out", str(tmp_path)])
+    assert exit.value.code == 2

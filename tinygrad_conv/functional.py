@@ -162,6 +162,23 @@ def global_avg_pool2d(x, name="p"):
     return _named(B, B.reduce_mean(x, (-2, -1)), name)
 
 
+def global_max_pool2d(x, name="p"):
+    """The largest value over the last two axes: p = max(o11, o12, ..., o_HW).
+
+    max_pool2d with one window the size of the whole grid, without its window axes: a 2-D grid
+    gives one Value (a Tensor of shape ()), as global_avg_pool2d does, not a (1, 1) grid. The
+    gradient goes to that one input, under max_pool2d's rules (the first on ties; of several
+    nans, the last).
+    """
+    B = _backend(x)
+    x = B.check(x, "global_max_pool2d input")
+    if x.ndim < 2:
+        raise ValueError(f"global_max_pool2d needs an input of at least 2 dimensions (..., H, W), got {x.shape}")
+    if x.shape[-2] * x.shape[-1] == 0:  # the max of no numbers
+        raise ValueError(f"global_max_pool2d needs a grid of at least 1x1 to take the max of, got shape {x.shape}")
+    return _named(B, B.reduce_max(x, (-2, -1), last_nan=True), name)
+
+
 def relu(x, name=None):
     """max(0, x) elementwise."""
     B = _backend(x)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import functional as F
-from .grid import data as grid_data, values
+from .grid import data as grid_data, name_grid, values
 from .value import Value
 from .windows import as_pair
 
@@ -65,8 +65,43 @@ class Module:
     def forward(self, x):
         raise NotImplementedError
 
+    # on the scalar engine: the grid name of this layer's outputs (None: unnamed), and the letter
+    # they are named after inside a model of several layers (see name_layers)
+    out_name = None
+    output_letter = None
+
     def __call__(self, x):
+        if "_layers_named" not in vars(self) and next(self.children(), None) is not None:
+            self.name_layers()  # a model of several layers not yet named as one: name it before it runs
         return self.forward(x)
+
+    def name_layers(self):
+        """Give every layer of this model names of its own on the scalar engine; returns self.
+
+        Layers are taken in order (depth first, as `named_children` lists them). The first
+        layer to use a letter keeps it plain, as a lone layer names itself (W, b, o); a later
+        one adds its number among the layers using that letter (W2, b2, o2 for the second
+        conv; V2, c2, z2 for a second Linear; r2, p2 for the second relu and pool). So two
+        convs never both name an output o[1,1,1,1], the names stay the same when layers are
+        appended, and every element name reads back with grid.parse_name (`o2[1,3,2,2]`).
+
+        Sequential calls this when it is made, and any other model with sub-modules the first
+        time it is called. Parameters already on the scalar engine are renamed in place; the
+        Tensor engine has no names and is unchanged.
+        """
+        taken, seen = set(), set()
+        for layer in _layers_in_order(self, seen):
+            names, output_letter = _base_names(layer)
+            letters = [letter for letter in (*names.values(), output_letter) if letter is not None]
+            n = 1
+            while any(_numbered(letter, n) in taken for letter in letters):
+                n += 1
+            taken.update(_numbered(letter, n) for letter in letters)
+            if letters:
+                _rename(layer, n)
+            layer._layers_named = True
+        self._layers_named = True
+        return self
 
     def children(self):
         for value in vars(self).values():
@@ -212,6 +247,39 @@ class Module:
         return self
 
 
+def _layers_in_order(module, seen):
+    """module and every module under it, each once, depth first in attribute order."""
+    if id(module) in seen:
+        return
+    seen.add(id(module))
+    yield module
+    for child in module.children():
+        yield from _layers_in_order(child, seen)
+
+
+def _numbered(letter, n):
+    """The n-th layer's grid name for `letter`: W, W2, W3, ..."""
+    return letter if n == 1 else f"{letter}{n}"
+
+
+def _base_names(layer):
+    """The letters a layer chose for itself, before any numbering: ({parameter: letter}, output letter)."""
+    return vars(layer).setdefault("_base_names", (dict(getattr(layer, "names", {})), layer.output_letter))
+
+
+def _rename(layer, n):
+    """Number a layer's parameter and output names (n = 1: its own plain letters), renaming grids already made."""
+    names, output_letter = _base_names(layer)
+    if names:
+        layer.names = {key: _numbered(letter, n) for key, letter in names.items() if letter is not None}
+        for key, letter in layer.names.items():
+            p = getattr(layer, key, None)
+            if p is not None and engine_of(p) == "scalar":
+                name_grid(p, letter)
+    if output_letter is not None:
+        layer.out_name = _numbered(output_letter, n)
+
+
 def _zero_grad(p):
     if isinstance(p, Value):
         p.grad = 0.0
@@ -230,8 +298,10 @@ class Conv2d(Module):
     """o = conv2d(x, W, b): weight (out_channels, in_channels/groups, kh, kw), as PyTorch's Conv2d.
 
     Initialised as PyTorch does: W and b uniform in +-1/sqrt(fan_in), fan_in = in/groups * kh * kw.
-    On the scalar engine W's elements are named W[k,c,a,b] and b's b1 ... (set `name`/`bias_name`).
+    On the scalar engine W's elements are named W[k,c,a,b] and b's b1 ... (set `name`/`bias_name`),
+    its outputs o[n,k,i,j]; in a model of several layers a later conv numbers them (see name_layers).
     """
+    out_name = output_letter = "o"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, engine="tensor", seed=None, name="W", bias_name="b"):
@@ -249,7 +319,8 @@ class Conv2d(Module):
         self.bias = parameter(_uniform(rng, bound, (out_channels,)), engine, bias_name) if bias else None
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
+                        name=self.out_name)
 
     def __repr__(self):
         k, c, kh, kw = self.weight.shape
@@ -259,20 +330,26 @@ class Conv2d(Module):
 
 
 class Linear(Module):
-    """y = x @ W.T + b with W (out_features, in_features), initialised as PyTorch's Linear."""
+    """z = x @ V.T + c with V (out_features, in_features), initialised as PyTorch's Linear.
 
-    def __init__(self, in_features, out_features, bias=True, engine="tensor", seed=None, name="W", bias_name="b"):
+    On the scalar engine V's elements are named V11 ... (or V[j,i]) and c's c1 ..., letters of their
+    own so that they never read as a conv's W and b; in a model of several layers its outputs are
+    named z (z2, ... for later ones; see name_layers), while a lone Linear leaves them unnamed.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, engine="tensor", seed=None, name="V", bias_name="c"):
         for what, n in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(n, int) or n < 1:
                 raise ValueError(f"{what} must be a positive int, got {n!r}")
         rng = np.random.default_rng(seed)
         bound = 1.0 / math.sqrt(in_features)
         self.names = {"weight": name, "bias": bias_name}
+        self.output_letter = "z"
         self.weight = parameter(_uniform(rng, bound, (out_features, in_features)), engine, name)
         self.bias = parameter(_uniform(rng, bound, (out_features,)), engine, bias_name) if bias else None
 
     def forward(self, x):
-        return F.linear(x, self.weight, self.bias)
+        return F.linear(x, self.weight, self.bias, name=self.out_name)
 
     def __repr__(self):
         out_features, in_features = self.weight.shape
@@ -280,11 +357,13 @@ class Linear(Module):
 
 
 class MaxPool2d(Module):
+    out_name = output_letter = "p"
+
     def __init__(self, kernel_size, stride=None, padding=0):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, name=self.out_name)
 
     def __repr__(self):
         return f"MaxPool2d({self.kernel_size}, stride={self.stride}, padding={self.padding})"
@@ -292,20 +371,26 @@ class MaxPool2d(Module):
 
 class AvgPool2d(MaxPool2d):
     def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, name=self.out_name)
 
     def __repr__(self):
         return f"AvgPool2d({self.kernel_size}, stride={self.stride}, padding={self.padding})"
 
 
 class GlobalAvgPool2d(Module):
+    out_name = output_letter = "p"
+
     def forward(self, x):
-        return F.global_avg_pool2d(x)
+        return F.global_avg_pool2d(x, name=self.out_name)
 
 
 class ReLU(Module):
+    """max(0, x); in a model of several layers its outputs are named r (r2, ... for later ones)."""
+
+    output_letter = "r"
+
     def forward(self, x):
-        return F.relu(x)
+        return F.relu(x, name=self.out_name)
 
 
 class Flatten(Module):
@@ -333,6 +418,7 @@ class Sequential(Module):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential takes Modules, got {type(layer).__name__} at position {i}")
         self.layers = list(layers)
+        self.name_layers()
 
     def forward(self, x):
         for layer in self.layers:

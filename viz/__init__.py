@@ -8,6 +8,9 @@
     viz.conv_equations(o, W)                      # forward and gradient equations, checked with numpy
     viz.pool_routing(p, o)                        # how a pool after the conv routes the gradient
     viz.draw_summary(o, W, I, weight="W11", pooled=p)   # one screen: W11's edges, its equation and its sum
+    viz.gradient_equation(loss, v)                # dL/dv = sum of du/dv * dL/du, one term per use of v
+    viz.gradient_path(loss, W[0, 0])              # the equations from the loss down to W11, one per hop
+    viz.explore(loss).save("explorer.html")       # a page to click: each gradient formed term by term
 
 `o` is always the grid `conv2d` returned (a following pool is given as
 `pooled=`). viz only reads Values (`_prev`, `_local`, `_op`, `name`, `data`,
@@ -20,6 +23,8 @@ from .summary import draw_summary
 from .equations import conv_equations
 from .pooling import pool_routing
 from .notebook import Equations, show
+from .gradient import gradient_equation, gradient_path, draw_gradient_path
+from .explore import explore
 
 __all__ = ["draw_graph", "conv_wiring", "draw_conv_wiring", "draw_summary", "conv_equations", "pool_routing",
-           "Equations", "show"]
+           "Equations", "show", "gradient_equation", "gradient_path", "draw_gradient_path", "explore"]

@@ -1,6 +1,7 @@
 """The command line, `python -m tinygrad_conv COMMAND`: one subcommand per file beside this one.
 
     explain     build a small conv with the scalar engine, print its equations, draw it   (viz/explain.py)
+    worksheet   problems to work by hand and their answers, worked by the engine        (viz/worksheet.py)
 
 The engine package only forwards to `main` here (tinygrad_conv/__main__.py),
 so `tinygrad_conv` itself never imports viz. Every mistake on the command
@@ -10,7 +11,7 @@ import argparse
 import os
 import sys
 
-from . import explain
+from . import explain, worksheet
 
 
 class Parser(argparse.ArgumentParser):
@@ -20,7 +21,7 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-COMMANDS = {"explain": explain}
+COMMANDS = {"explain": explain, "worksheet": worksheet}
 
 
 def make_parser():

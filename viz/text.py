@@ -52,10 +52,15 @@ def label(*lines):
 
 _TEXTBOOK = re.compile(r"^([A-Za-z]+)(\d+)$")
 _BRACKETED = re.compile(r"^([A-Za-z]+)\[([\d,]+)\]$")
+_LAYER = re.compile(r"^([A-Za-z]+)(\d+)\[([\d,]+)\]$")  # a later layer's grid: W2[1,1] -> W^{(2)}_{1,1}
 
 
 def latex_name(name):
-    """A Value's name as a LaTeX symbol: I12 -> I_{12}, W[1,1,2,3] -> W_{1,1,2,3}, anything else verbatim."""
+    """A Value's name as a LaTeX symbol: I12 -> I_{12}, W[1,1,2,3] -> W_{1,1,2,3}, a later layer's
+    W2[1,1] -> W^{(2)}_{1,1}, anything else verbatim."""
+    m = _LAYER.match(name)
+    if m:
+        return f"{m.group(1)}^{{({m.group(2)})}}_{{{m.group(3)}}}"
     m = _TEXTBOOK.match(name) or _BRACKETED.match(name)
     if m:
         return f"{m.group(1)}_{{{m.group(2)}}}"
