@@ -339,3 +339,14 @@ def test_input_focus_by_row_and_col():
     assert viz.draw_conv_wiring(o, W, I, input=(1, 2)).source == by_name
     with pytest.raises(ValueError, match="needs the input grid"):
         viz.draw_conv_wiring(o, W, input=(1, 2))
+
+
+@needs_dot
+def test_panels_speak_of_the_grids_own_letters():
+    I, W, o, _ = conv((4, 4), (2, 2), (1, 1), (0, 0), (1, 1))
+    U = tc.values([[0.5, -1.0], [1.0, 0.25]], name="U")
+    q = F.conv2d(o, U, name="q")
+    F.mse_loss(F.global_avg_pool2d(q), np.array(-7.25)).backward()
+    words = " ".join(t[3] for n, (_, texts, _) in drawn(viz.draw_conv_wiring(q, U, o)).items() for t in texts)
+    assert "filter U" in words and "outputs q and dL/dq" in words and f"dL/dU {U[0, 0].grad:.6g}" in words
+    assert "dL/dW" not in words and "dL/do" not in words

@@ -76,12 +76,13 @@ def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0,
     scale = check_scale(scale)
     if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= 17:
         raise ValueError(f"digits must be an int from 1 to 17, got {digits!r}")
-    fmt = _Format(digits)
     reading = read_conv(outputs, weights)
     N, K, OH, OW = reading.outputs.shape
     _, Cg, kh, kw = reading.weights.shape
     n, k, c = _pick("batch", batch, N), _pick("out_channel", out_channel, K), _pick("in_channel", in_channel, Cg)
     outs, ws = reading.outputs[n, k], reading.weights[k, c]
+    fmt = _Format(digits, _letter(reading.weight_names[ws.flat[0]], "W"),
+                  _letter(reading.out_names[outs.flat[0]], "o"))
     terms = reading.terms_of(n, k, c)
     known, input_grid = known_inputs(inputs, n) if inputs is not None else (None, None)
     place = place_inputs(terms, known, None if input_grid is None else input_grid.shape[-2:])
@@ -105,9 +106,9 @@ def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0,
     dot.attr("edge", style="invis")
 
     rows_of_nodes = [["filter", "outputs"]]
-    dot.node("filter", _panel("filter W" + _slice_name(N, K, Cg, n, k, c), None,
+    dot.node("filter", _panel(f"filter {fmt.w}" + _slice_name(N, K, Cg, n, k, c), None,
                               _filter_grid(ws, reading, colour, gradients, sizes, fmt), [], sizes))
-    dot.node("outputs", _panel("outputs o" + (" and dL/do" if gradients else ""), None,
+    dot.node("outputs", _panel(f"outputs {fmt.o}" + (f" and dL/d{fmt.o}" if gradients else ""), None,
                                _output_grid(outs, reading, gradients, sizes, fmt),
                                _pool_caption(pooled, outputs, outs, gradients, fmt), sizes))
     for a in range(kh):
@@ -126,7 +127,7 @@ def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0,
             row.append(ident)
         if row:
             rows_of_nodes.append(row)
-    legend = _legend(place, gradients, N, K, Cg, n, k, c)
+    legend = _legend(place, gradients, N, K, Cg, n, k, c, fmt)
     dot.node("legend", "<" + "<BR/>".join(_font(line, sizes.caption) for line in legend) + ">")
     rows_of_nodes.append(["legend"])
 
@@ -141,16 +142,24 @@ def draw_weight_panels(outputs, weights, inputs=None, *, batch=0, out_channel=0,
 
 
 class _Format:
-    """How the numbers of one picture are written: `digits` significant digits, negatives bracketed as factors."""
+    """How the numbers of one picture are written: `digits` significant digits, negatives bracketed as factors;
+    and the grids' letters (W and o for a first conv; U and q for a second one), so the text says dL/dq."""
 
-    def __init__(self, digits):
-        self.digits = digits
+    def __init__(self, digits, w="W", o="o"):
+        self.digits, self.w, self.o = digits, w, o
 
     def number(self, x):
         return _number(x, self.digits)
 
     def signed(self, x):
         return _signed(x, self.digits)
+
+
+def _letter(name, default):
+    """The grid's own letter(s) from an element's name: W11 -> W, U[1,1] -> U, q12 -> q."""
+    from tinygrad_conv.grid import parse_name
+    parsed = parse_name(name)
+    return parsed[0] if parsed else default
 
 
 def _slice_name(N, K, Cg, n, k, c):
@@ -207,7 +216,7 @@ def _input_grid(at, rows, cols, mine, used, colours, sizes, gradients, fmt):
 
 
 def _filter_grid(ws, reading, colour, gradients, sizes, fmt):
-    wide = _wide(sizes, [(f"dL/dW {fmt.number(w.grad)}" if gradients else reading.weight_names[w], sizes.small,
+    wide = _wide(sizes, [(f"dL/d{fmt.w} {fmt.number(w.grad)}" if gradients else reading.weight_names[w], sizes.small,
                           0, 0) for w in ws.flat] + [(fmt.number(w.data), sizes.value, 0, 0) for w in ws.flat],
                  2 + gradients)
     grid = []
@@ -218,14 +227,14 @@ def _filter_grid(ws, reading, colour, gradients, sizes, fmt):
             lines = [(reading.weight_names[w], sizes.small, colour[w][0], True),
                      (fmt.number(w.data), sizes.value, "black", False)]
             if gradients:
-                lines.append((f"dL/dW {fmt.number(w.grad)}", sizes.small, colour[w][0], False))
+                lines.append((f"dL/d{fmt.w} {fmt.number(w.grad)}", sizes.small, colour[w][0], False))
             row.append(_cell(lines, colour[w][1], colour[w][0], wide))
         grid.append(row)
     return _table(grid, wide)
 
 
 def _output_grid(outs, reading, gradients, sizes, fmt):
-    wide = _wide(sizes, [(f"dL/do {fmt.number(o.grad)}" if gradients else reading.out_names[o], sizes.small,
+    wide = _wide(sizes, [(f"dL/d{fmt.o} {fmt.number(o.grad)}" if gradients else reading.out_names[o], sizes.small,
                           0, 0) for o in outs.flat] + [(fmt.number(o.data), sizes.value, 0, 0) for o in outs.flat],
                  2 + gradients)
     grid = []
@@ -236,7 +245,7 @@ def _output_grid(outs, reading, gradients, sizes, fmt):
             lines = [(reading.out_names[o], sizes.small, "#777777", False),
                      (fmt.number(o.data), sizes.value, "black", False)]
             if gradients:
-                lines.append((f"dL/do {fmt.number(o.grad)}", sizes.small, "#1b5e20", True))
+                lines.append((f"dL/d{fmt.o} {fmt.number(o.grad)}", sizes.small, "#1b5e20", True))
             row.append(_cell(lines, "#fff8dc", "#bbbbbb", wide))
         grid.append(row)
     return _table(grid, wide)
@@ -266,11 +275,11 @@ def _weight_caption(name, w, terms, gradients, fmt):
     live = [t for t in terms if t.out.grad != 0.0]
     if len(terms) > MAX_TERMS and 0 < len(live) <= MAX_TERMS:  # e.g. a max pool: most dL/do are 0
         shares = [f"{fmt.signed(t.x.data)}\u00b7{fmt.signed(t.out.grad)}" for t in live]
-        return [f"dL/d{name} = " + " + ".join(shares), f"(its other {len(terms) - len(live)} cells meet dL/do = 0)",
-                f"= {fmt.number(w.grad)}"]
+        return [f"dL/d{name} = " + " + ".join(shares),
+                f"(its other {len(terms) - len(live)} cells meet dL/d{fmt.o} = 0)", f"= {fmt.number(w.grad)}"]
     if len(terms) > MAX_TERMS:
         return [f"dL/d{name} = sum over its {len(terms)} marked cells",
-                f"of input \u00b7 dL/do = {fmt.number(w.grad)}"]
+                f"of input \u00b7 dL/d{fmt.o} = {fmt.number(w.grad)}"]
     shares = [f"{fmt.signed(t.x.data)}\u00b7{fmt.signed(t.out.grad)}" for t in terms]
     lines = [f"dL/d{name} = " + " + ".join(shares[:3])]
     if len(shares) > 3:
@@ -282,7 +291,7 @@ def _weight_caption(name, w, terms, gradients, fmt):
 def _share_caption(name, w, terms, here, fmt):
     shares = [f"{fmt.signed(t.x.data)}\u00b7{fmt.signed(t.out.grad)}" for t in terms]
     head = (f"this picture's share of dL/d{name} = " + " + ".join(shares) if len(shares) <= 3
-            else f"this picture's share of dL/d{name}: {len(terms)} marked cells of input \u00b7 dL/do")
+            else f"this picture's share of dL/d{name}: {len(terms)} marked cells of input \u00b7 dL/d{fmt.o}")
     return [head, f"= {fmt.number(here)}; with {name}'s other uses, dL/d{name} = {fmt.number(w.grad)}"]
 
 
@@ -300,7 +309,7 @@ def _pool_caption(pooled, outputs, outs, gradients, fmt):
         share = routes[0].fraction
         if len(pools) == 1 and gradients:
             p = pools[0]
-            lines = [f"from the pool {names[p]} (mean): dL/do = dL/d{names[p]} \u00b7 {_fraction(share)}",
+            lines = [f"from the pool {names[p]} (mean): dL/d{fmt.o} = dL/d{names[p]} \u00b7 {_fraction(share)}",
                      f"= {fmt.number(p.grad)} \u00b7 {_fraction(share)} = {fmt.number(p.grad * share)}"]
         else:
             lines = [f"from the pool (mean): each o gets {_fraction(share)} of its window's dL/dp"]
@@ -317,7 +326,7 @@ def _fraction(f):
     return fraction(f)
 
 
-def _legend(place, gradients, N, K, Cg, n, k, c):
+def _legend(place, gradients, N, K, Cg, n, k, c, fmt):
     s, d = place.stride, place.dilation
     settings = f"stride {_pair(s)}, dilation {_pair(d)}" + (f", padding {_pair(place.padding)}"
                                                             if place.padding else "")
@@ -326,7 +335,8 @@ def _legend(place, gradients, N, K, Cg, n, k, c):
              "weight multiplied,",
              "one for each output o_ij, in the same arrangement as the outputs."]
     if gradients:
-        lines.append("Beside each coloured input: dL/do of that output. dL/dW = the sum of input \u00b7 dL/do "
+        lines.append(f"Beside each coloured input: dL/d{fmt.o} of that output. dL/d{fmt.w} = the sum of input "
+                     f"\u00b7 dL/d{fmt.o} "
                      "over the coloured cells.")
     lines.append(settings + _slice_name(N, K, Cg, n, k, c))
     return lines
