@@ -30,6 +30,7 @@ import tinygrad_conv as tc  # noqa: E402
 from tinygrad_conv import functional as F  # noqa: E402
 from tinygrad_conv.grid import element_name  # noqa: E402
 from tinygrad_conv.windows import output_size  # noqa: E402
+from viz.palette import weight_colour  # noqa: E402  (the wiring picture's colours: W12 is red everywhere)
 
 SEED_IMAGE = np.arange(1.0, 10.0).reshape(3, 3)       # I11 .. I33 = 1 .. 9
 SEED_FILTER = np.array([[1.0, -1.0], [2.0, 0.5]])    # W11 W12 / W21 W22
@@ -64,6 +65,28 @@ def tied_index(image_shape, filter_shape, stride=1, padding=0):
     return index
 
 
+def draw(path, index, dL_dM, rows, cols, wnames, tied_grad, scale=1.0):
+    """M with row and column labels, each W_ab in the wiring picture's colour; dL/dM on the same entries,
+    numbers as the equations write them; and each W_ab's sum under them."""
+    strong = [[weight_colour(k)[0] if k >= 0 else "black" for k in row] for row in index]
+    light = [[weight_colour(k)[1] if k >= 0 else "white" for k in row] for row in index]
+    blocks = [dict(title="M: where each W_ab sits (rows: outputs, columns: inputs)", rows=rows, columns=cols,
+                   texts=[[wnames[k] if k >= 0 else "" for k in row] for row in index], fills=light,
+                   text_colours=strong),
+              dict(title="dL/dM = dL/dy x^T, on those entries", rows=rows, columns=cols,
+                   texts=[[plots.exact_number(v) if k >= 0 else "" for v, k in zip(vs, ks)]
+                          for vs, ks in zip(dL_dM, index)], fills=light, text_colours=strong)]
+    notes = []
+    for k, name in enumerate(wnames):
+        entries = dL_dM[index == k]
+        terms = " + ".join(plots.exact_number(v) for v in entries).replace("+ -", "- ")
+        written = terms + " = " if 0 < len(entries) <= 6 else (f"the sum of its {len(entries)} entries = "
+                                                              if len(entries) else "(no entries) ")
+        notes.append((f"dL/d{name} = {written}{plots.exact_number(tied_grad.flat[k])}", weight_colour(k)[0]))
+    plots.matrix_table(blocks, path, title="A conv as a dense layer y = M x: tied weights, their gradients summed",
+                       notes=notes, scale=scale)
+
+
 def print_matrix(rows, cols, cells, width):
     print(" " * 5 + "".join(f"{c:>{width}}" for c in cols))
     for r, row in zip(rows, cells):
@@ -92,6 +115,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="accepted for uniformity; this demo is always quick")
     parser.add_argument("--seed", type=int, default=0, help="random numbers for any size but the seed's")
     parser.add_argument("--out", default="out", help="folder for the pictures (default out/)")
+    parser.add_argument("--scale", type=plots.scale_type, default=1.0,
+                        help="the pictures' text and boxes x SCALE (1.5 for a projector)")
     args = parser.parse_args(argv)
     if args.stride < 1 or args.padding < 0:
         parser.error(f"need stride >= 1 and padding >= 0, got {args.stride} and {args.padding}")
@@ -160,12 +185,7 @@ def main(argv=None):
 
     os.makedirs(args.out, exist_ok=True)
     picture = os.path.join(args.out, "conv_as_dense.svg")
-    tied = np.where(index >= 0, dL_dM, 0.0)
-    names = [[wnames[k] if k >= 0 else "" for k in row] for row in index]
-    shares = [[plots.short_number(v) if k >= 0 else "" for v, k in zip(vs, ks)] for vs, ks in zip(dL_dM, index)]
-    plots.strip([M, tied], picture, titles=["M: where each W_ab sits", "dL/dM on those entries"],
-                title="A conv as a dense layer y = M x: tied weights, and the gradients summed per weight",
-                vmax=[np.abs(M).max() or 1.0, np.abs(tied).max() or 1.0], labels=[names, shares])
+    draw(picture, index, dL_dM, rows, cols, wnames, tied_grad, args.scale)
     print(f"wrote {picture}")
     print("\nConclusion: a conv is a dense layer y = M x in which each filter value W_ab is copied into many "
           "entries of M. The dense gradient you already know, dL/dM = dL/dy x^T, gives each copy its share; "

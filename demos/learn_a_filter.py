@@ -48,7 +48,8 @@ def make_pairs(n_images, size, rng):
 
 
 def trainer(engine, images, targets, W0, lr):
-    """(step, W): step() does one gradient-descent step and returns the loss before it; W() the filter now."""
+    """(step, W, grad): step() does one gradient-descent step and returns the loss before it; W() the filter
+    now; grad() the gradient the last step used."""
     if engine == "tensor":
         x, W = tc.Tensor(images[:, None]), tc.Tensor(W0[None, None].copy(), requires_grad=True)
         t = targets[:, None]
@@ -58,6 +59,9 @@ def trainer(engine, images, targets, W0, lr):
 
         def current():
             return np.array(W.data[0, 0], dtype=np.float64)
+
+        def gradient():
+            return np.array(W.grad[0, 0], dtype=np.float64)
     else:
         grids, W = [tc.values(image) for image in images], tc.values(W0, name="W")
 
@@ -66,6 +70,9 @@ def trainer(engine, images, targets, W0, lr):
 
         def current():
             return tc.data(W)
+
+        def gradient():
+            return tc.grads(W)
 
     optimizer = SGD([W], lr=lr)
 
@@ -76,7 +83,7 @@ def trainer(engine, images, targets, W0, lr):
         optimizer.step()
         return float(np.asarray(loss.data).reshape(()))
 
-    return step, current
+    return step, current, gradient
 
 
 def render(dot, base):
@@ -94,43 +101,39 @@ def render(dot, base):
     return base + ".svg"
 
 
-def first_step_wiring(image, W0, out_dir):
-    """A 4x4 corner of one image, the starting filter, a 2x2 output: the wiring backward() follows.
+def first_step(images, targets, W0, out_dir, scale=1.0):
+    """The first step's real gradient on the scalar engine, image by image, and the panels of image 1.
 
-    Writes the whole wiring and W11's fan-out alone. Returns (paths, equations text), or
-    ([], None) without the viz package.
+    The training loss is L = mean over n, i, j of (o_n,ij - t_n,ij)^2, so
+
+        dL/dW_ab = sum over images n of [ sum_ij dL/do_n,ij * x_n(i + a, j + b) ]   (image n's share)
+
+    Returns (paths, lines, gradient): the picture(s), the printed equations, and dL/dW as an array,
+    which the caller checks against the first step of the training itself.
     """
     try:
         import viz
-        conv_equations, draw_conv_wiring = viz.conv_equations, viz.draw_conv_wiring
-    except (ImportError, AttributeError):
-        print("(the viz package is not available: skipping the wiring picture and the equations)")
-        return [], None
-    patch = image[:4, :4]
-    I, W = tc.values(patch, name="I"), tc.values(W0, name="W")
-    o = F.conv2d(I, W)
-    t = np.einsum("ijab,ab->ij", sliding_windows(patch, (3, 3)), SOBEL)
-    F.mse_loss(o, t).backward()
-    base = os.path.join(out_dir, "learn_a_filter_wiring")
-    paths = [render(draw_conv_wiring(o, W), base)]
-    try:  # one weight's fan-out: a focus option of viz beyond the documented call
-        paths.append(render(draw_conv_wiring(o, W, I, weight="W11"), base + "_W11"))
-    except TypeError:
-        pass
-    return paths, conv_equations(o, W)
-
-
-def weight_gradient_lines(equations):
-    """The dL/dW_ab equations (each with its continuation lines) out of viz.conv_equations' text."""
-    lines, keep, inside = str(equations).splitlines(), [], False
-    for line in lines:
-        if line.startswith("dL/dW"):
-            inside = True
-        elif line and not line[0].isspace():
-            inside = False
-        if inside:
-            keep.append(line)
-    return "\n".join(keep) if keep else str(equations)
+    except ImportError:
+        print("(the viz package is not available: skipping the wiring picture)")
+        viz = None
+    W = tc.values(W0, name="W")
+    grids = [tc.values(image, name="I") for image in images]
+    outputs = [F.conv2d(x, W) for x in grids]
+    F.mse_loss(np.stack(outputs), targets).backward()
+    gradient = tc.grads(W)
+    lines = []
+    for (a, b), w in np.ndenumerate(W):
+        shares = [sum(o.grad * x[i + a, j + b].data for (i, j), o in np.ndenumerate(out))
+                  for x, out in zip(grids, outputs)]
+        written = " + ".join(f"{v:.4g}" if v >= 0 or k == 0 else f"({v:.4g})" for k, v in enumerate(shares))
+        lines.append(f"dL/d{w.name} = {written}\n        = {w.grad:.6g}")
+    paths = []
+    if viz is not None:
+        base = os.path.join(out_dir, "learn_a_filter_wiring")
+        paths.append(render(viz.draw_conv_wiring(outputs[0], W, grids[0], scale=scale, digits=3), base))
+        paths.append(render(viz.draw_conv_wiring(outputs[0], W, grids[0], weight="W11", scale=scale),
+                            base + "_W11"))
+    return paths, "\n".join(lines), gradient
 
 
 def main(argv=None):
@@ -145,6 +148,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small settings (4 images 8x8, 60 steps) unless given")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="out", help="folder for the pictures (default out/)")
+    parser.add_argument("--scale", type=plots.scale_type, default=1.0,
+                        help="the pictures' text and boxes x SCALE (1.5 for a projector)")
     args = parser.parse_args(argv)
     engine = args.engine
     if engine == "auto":
@@ -161,17 +166,21 @@ def main(argv=None):
 
     print(f"Learning a 3x3 filter from {n_images} (image, Sobel-filtered image) pairs of {args.size}x{args.size}, "
           f"{engine} engine, SGD lr={args.lr}, starting from W = {args.init}.")
-    wiring, equations = first_step_wiring(images[0], W0, args.out)
-    if equations:
-        print("\nThe first step, on a 4x4 corner of the first image: what backward() computes for each W_ab\n")
-        print(weight_gradient_lines(equations))
-        with open(os.path.join(args.out, "learn_a_filter_equations.txt"), "w", encoding="utf-8") as f:
-            f.write(str(equations) + "\n")
-    step, current = trainer(engine, images, targets, W0, args.lr)
+    wiring, equations, first_gradient = first_step(images, targets, W0, args.out, args.scale)
+    print(f"\nThe first step's gradient, as the sum of each image's share (one term per image, "
+          f"each the sum over its outputs of dL/do_ij times the pixel W_ab met there):\n")
+    print(equations)
+    with open(os.path.join(args.out, "learn_a_filter_equations.txt"), "w", encoding="utf-8") as f:
+        f.write(equations + "\n")
+    step, current, gradient_now = trainer(engine, images, targets, W0, args.lr)
     show = sorted({0, 1, 2, 5, 10, 20, 40, args.steps} & set(range(args.steps + 1)))
     frames, losses, errors = {0: current()}, [], []
     for n in range(1, args.steps + 1):
         losses.append(step())
+        if n == 1:  # the equations above are this very step's gradient
+            step_difference = float(np.abs(gradient_now() - first_gradient).max())
+            print(f"  step    1 used exactly this gradient: largest difference {step_difference:.1e} "
+                  f"({engine} engine)")
         errors.append(float(np.abs(current() - SOBEL).max()))
         if n in show:
             frames[n] = current()
@@ -182,24 +191,26 @@ def main(argv=None):
 
     strip = os.path.join(args.out, "learn_a_filter_frames.svg")
     plots.strip([frames[n] for n in show] + [SOBEL], strip, titles=[f"step {n}" for n in show] + ["Sobel"],
-                title="The filter W during gradient descent (blue < 0 < red)", vmax=2.0)
+                title="The filter W during gradient descent (blue < 0 < red)", vmax=2.0, scale=args.scale,
+                columns=5)
     curve = os.path.join(args.out, "learn_a_filter_loss.svg")
     plots.line_chart([("loss L(W)", list(range(1, len(losses) + 1)), [max(v, 1e-30) for v in losses]),
                       ("max |W - Sobel|", list(range(1, len(errors) + 1)), [max(v, 1e-30) for v in errors])],
                      curve, title="Loss and distance to the Sobel filter", xlabel="step", ylabel="", logy=True,
-                     legend="top right")
+                     legend="top right", scale=args.scale)
     print(f"\nlearned W:\n{np.array2string(np.round(final, 5) + 0.0)}\n"
           f"largest difference from Sobel: {max_error:.1e}")
-    print("wrote " + ", ".join([strip, curve] + wiring) + (" and the equations (.txt)" if equations else ""))
+    print("wrote " + ", ".join([strip, curve] + wiring) + " and the equations (.txt)")
     outcome = (f"after {args.steps} steps W equals the Sobel filter to {max_error:.0e}" if max_error < 1e-3 else
                f"after {args.steps} steps W is still {max_error:.1e} away from Sobel (more --steps, or a "
                f"smaller --lr if the loss grew)")
     print(f"\nConclusion: nobody nudged anything. Each step, one backward() told every filter value which way "
           f"to move (the sign of dL/dW_ab) and how far (its size); {outcome}. The gradient of each W_ab is "
           f"the sum, over every output position of every image, of dL/do_ij times the pixel W_ab multiplied there" +
-          (f": the wiring drawn in {os.path.basename(wiring[0])}." if wiring else "."))
+          (f": image 1's share is drawn in {os.path.basename(wiring[0])}." if wiring else "."))
     return dict(engine=engine, final=final, sobel=SOBEL.copy(), max_error=max_error, losses=losses,
-                frames=strip, loss_plot=curve, wiring=wiring, equations=equations)
+                frames=strip, loss_plot=curve, wiring=wiring, equations=equations, first_gradient=first_gradient,
+                step_difference=step_difference)
 
 
 if __name__ == "__main__":

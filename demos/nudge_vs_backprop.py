@@ -107,6 +107,8 @@ def main(argv=None):
     parser.add_argument("--h", type=float, default=1e-4, help="nudge size (default 1e-4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="out", help="folder for the pictures (default out/)")
+    parser.add_argument("--scale", type=plots.scale_type, default=1.0,
+                        help="the pictures' text and boxes x SCALE (1.5 for a projector)")
     args = parser.parse_args(argv)
     args.images = args.images or (4 if args.quick else 20)
     args.size = args.size or (8 if args.quick else 12)
@@ -138,7 +140,7 @@ def main(argv=None):
     plots.line_chart([("nudge each value: 2 passes per value", n_values, [r["nudge_seconds"] for r in results]),
                       ("backprop: 1 pass + 1 backward", n_values, [r["backprop_seconds"] for r in results])],
                      plot, title="Seconds for one gradient of the filter, whole dataset",
-                     xlabel="number of filter values (k x k)", ylabel="seconds", logy=True)
+                     xlabel="number of filter values (k x k)", ylabel="seconds", logy=True, scale=args.scale)
     print(f"wrote {plot}")
 
     big = results[-1]

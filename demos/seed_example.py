@@ -30,6 +30,17 @@ IMAGE = np.arange(1.0, 10.0).reshape(3, 3)   # I11 = 1 ... I33 = 9
 FILTER = np.array([[1.0, -1.0], [2.0, 0.5]])  # W11 W12 / W21 W22
 
 
+def _scale(text):
+    """--scale: a positive number (one line and exit status 2 otherwise)."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.25 <= x <= 4:
+        raise argparse.ArgumentTypeError(f"must be between 0.25 and 4, got {text!r}")
+    return x
+
+
 def build(I, W, target):
     """The whole forward pass, from the grids to the loss; called again for every nudge."""
     o = F.conv2d(I, W)            # o11 ... o22: each one Value.sum of four input*weight products
@@ -44,7 +55,10 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="out", help="folder for the pictures (default: out/)")
     parser.add_argument("--target", type=float, default=1.0, help="the value p should reach (default 1)")
-    parser.add_argument("--no-pictures", action="store_true", help="print only; do not render SVGs")
+    parser.add_argument("--no-pictures", action="store_true", help="print only; do not render pictures")
+    parser.add_argument("--scale", type=_scale, default=1.0, help="the pictures' text and boxes x SCALE "
+                                                                  "(1.5 for a projector; the summary is 1.5x that)")
+    parser.add_argument("--format", choices=("svg", "png", "pdf"), default="svg", help="picture file type")
     args = parser.parse_args(argv)
 
     I = tc.values(IMAGE, name="I")
@@ -73,11 +87,13 @@ def main(argv=None):
 
     if not args.no_pictures:
         os.makedirs(args.out, exist_ok=True)
-        pictures = {"seed_graph": viz.draw_graph(L),
-                    "seed_wiring": viz.draw_conv_wiring(o, W, inputs=I, pooled=p),
-                    "seed_wiring_W11": viz.draw_conv_wiring(o, W, inputs=I, weight="W11")}
+        pictures = {  # the summary first: one screen with W11's edges, its equation and its sum
+            "seed_summary": viz.draw_summary(o, W, I, weight="W11", pooled=p, scale=1.5 * args.scale),
+            "seed_wiring": viz.draw_conv_wiring(o, W, inputs=I, pooled=p, scale=args.scale),  # a panel per weight
+            "seed_wiring_W11": viz.draw_conv_wiring(o, W, inputs=I, weight="W11", pooled=p, scale=args.scale),
+            "seed_graph": viz.draw_graph(L, scale=args.scale)}
         for stem, dot in pictures.items():
-            path = dot.render(os.path.join(args.out, stem), format="svg", cleanup=True)
+            path = dot.render(os.path.join(args.out, stem), format=args.format, cleanup=True)
             print(f"wrote {path}")
     return {"loss": L.data, "backward": backprop, "nudged": nudged, "passes": passes}
 

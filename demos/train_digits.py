@@ -81,20 +81,23 @@ def train(model, train_set, test_set, engine, epochs, batch, lr, seed, log=print
     return history
 
 
-def save_pictures(model, history, image, out):
+def save_pictures(model, history, image, out, scale=1.0):
     """The learned filters, the loss curve, and one digit's feature maps after conv + relu."""
     os.makedirs(out, exist_ok=True)
     filters = parameter_data(model[0].weight)[:, 0]
     paths = [os.path.join(out, name) for name in
              ("digits_filters.svg", "digits_loss.svg", "digits_feature_maps.svg")]
     plots.strip(filters, paths[0], titles=[f"filter {k + 1}" for k in range(len(filters))],
-                title="The 3x3 filters learned from the digits (nobody designed them)")
+                title="The 3x3 filters learned from the digits (nobody designed them)", scale=scale,
+                columns=8)  # two rows of eight read at 1024 px; one row of sixteen was 1706 px wide
     plots.line_chart([("training loss", list(range(1, len(history["loss"]) + 1)), history["loss"])], paths[1],
-                     title="Cross-entropy per step", xlabel="step", ylabel="loss", logy=True, legend="top right")
+                     title="Cross-entropy per step", xlabel="step", ylabel="loss", logy=True, legend="top right",
+                     scale=scale)
     maps = model[1](model[0](tc.Tensor(image[None, None]))).data[0][:8]  # eight, so the strip stays readable
     plots.strip([image] + list(maps), paths[2], vmax=[1.0] + [float(np.abs(maps).max()) or 1.0] * len(maps),
                 titles=["digit"] + [f"filter {k + 1}" for k in range(len(maps))], numbers=False,
-                title="One digit and what the first eight learned filters see in it (conv + relu)")
+                title="One digit and what the first eight learned filters see in it (conv + relu)", scale=scale,
+                columns=3)  # the digit and eight maps as a 3x3 grid
     return paths
 
 
@@ -108,6 +111,8 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="out", help="folder for the pictures (default: out/)")
+    parser.add_argument("--scale", type=plots.scale_type, default=1.0,
+                        help="the pictures' text and boxes x SCALE (1.5 for a projector)")
     args = parser.parse_args(argv)
     scalar = args.engine == "scalar"
     def default(given, for_scalar, for_tensor):
@@ -139,7 +144,7 @@ def main(argv=None):
         difference = largest_difference(model, twin)
         print(f"largest difference between the two engines' trained weights: {difference:.1e}")
     model.to("tensor")
-    paths = save_pictures(model, history, test_set[0][0], args.out)
+    paths = save_pictures(model, history, test_set[0][0], args.out, args.scale)
     print("wrote " + ", ".join(paths))
     print(f"Final test accuracy {history['test_accuracy'][-1]:.2%}, {np.mean(history['seconds']):.2f} s per epoch. "
           "Every step used one backward() for all filter values; no filter value was ever nudged.")

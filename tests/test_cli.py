@@ -33,7 +33,10 @@ def test_seed_explain_prints_equations_and_writes_svgs(tmp_path):
         root = ET.parse(tmp_path / "pics" / name).getroot()
         assert root.tag.endswith("svg")
     wiring = (tmp_path / "pics" / "wiring.svg").read_text()
-    assert wiring.count('class="edge"') == 16 + 4  # W -> o, then o -> p
+    # the default wiring: one input panel per weight, each ending in its sum (no W -> o edges drawn)
+    for name, total in (("W11", "81"), ("W12", "108"), ("W21", "162"), ("W22", "189")):
+        assert f'<title>panel_{name[1]}_{name[2]}</title>' in wiring and f">= {total}<" in wiring
+    assert "<path" not in wiring.split("<title>panel_1_1</title>")[0].split("<title>outputs</title>")[1]
 
 
 @needs_dot
@@ -140,8 +143,70 @@ def test_a_picture_too_big_is_skipped_with_a_note_and_the_equations_still_print(
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("check: holds") == 2 and "o1212 = " not in r.stdout and "o[12,12] = " in r.stdout
     assert "graph.svg skipped" in r.stdout and "--max-nodes" in r.stdout
-    assert "wiring.svg skipped" in r.stdout
-    assert not (tmp_path / "graph.svg").exists() and not (tmp_path / "wiring.svg").exists()
+    assert "wiring.svg skipped" not in r.stdout  # the panels draw every weight at this size
+    assert not (tmp_path / "graph.svg").exists() and (tmp_path / "wiring.svg").exists()
     r = run("explain", "--image", "12x12", "--filter", "5x5", "--padding", "2", "--pool", "none",
             "--max-nodes", "5000", "--out", str(tmp_path))
     assert r.returncode == 0 and (tmp_path / "graph.svg").exists() and "graph.svg skipped" not in r.stdout
+
+
+@needs_dot
+def test_focus_draws_one_weight_output_or_pixel_as_wiring(tmp_path):
+    import json
+    expected = {"W12": {("W12", o) for o in ("o11", "o12", "o21", "o22")},
+                "o21": {(w, "o21") for w in ("W11", "W12", "W21", "W22")},
+                "I23": {("I23", "o12"), ("I23", "o22")}}
+    for focus, edges in expected.items():
+        out = tmp_path / focus
+        r = run("explain", "--focus", focus, "--pool", "none", "--format", "svg", "--out", str(out))
+        assert r.returncode == 0, r.stderr
+        svg = (out / "wiring.svg").read_text()
+        drawn = set()
+        for title in svg.split('class="edge"')[1:]:
+            tail, head = title.split("<title>", 1)[1].split("</title>", 1)[0].replace("&#45;&gt;", "->").split("->")
+            drawn.add((tail, head))
+        assert drawn == edges, focus
+    r = run("explain", "--focus", "I23", "--out", str(tmp_path))
+    assert "dL/dI23 = sum of W x dL/do over its edges = 0.5·6.75 + (-1)·6.75 = -3.375" in \
+        (tmp_path / "wiring.svg").read_text().replace("&#183;", "·").replace("&#45;", "-")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--focus", "W33"], "valid names are W11 .. W22; o11 .. o22; I11 .. I33"),
+    (["--focus", "0"], "valid names are"),
+    (["--scale", "0"], "between 0.25 and 4"),
+    (["--scale", "big"], "expected a number"),
+])
+def test_a_bad_focus_or_scale_is_one_line_and_status_2(tmp_path, args, words):
+    r = run("explain", *args, "--out", str(tmp_path))
+    assert r.returncode == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], r.stderr
+
+
+@needs_dot
+def test_scale_grows_the_pictures_text(tmp_path):
+    import re
+    sizes = {}
+    for scale in ("1", "2"):
+        r = run("explain", "--scale", scale, "--out", str(tmp_path / scale))
+        assert r.returncode == 0, r.stderr
+        svg = (tmp_path / scale / "wiring.svg").read_text()
+        sizes[scale] = max(float(x) for x in re.findall(r'font-size="([\d.]+)"', svg))
+    assert sizes["2"] == pytest.approx(2 * sizes["1"])
+
+
+@needs_dot
+def test_every_accepted_size_draws_the_wiring_or_names_focus(tmp_path):
+    r = run("explain", "--image", "12x12", "--filter", "12x12", "--padding", "12", "--pool", "none",
+            "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    note = next(line for line in r.stdout.splitlines() if line.startswith("wiring.svg skipped"))
+    assert "pass --focus o[1,1]" in note
+    for focus in ("o[1,1]", "W[1,1]"):  # the option the note names really draws (a weight: its own panel)
+        r = run("explain", "--image", "12x12", "--filter", "12x12", "--padding", "12", "--pool", "none",
+                "--focus", focus, "--out", str(tmp_path / "focus"))
+        assert r.returncode == 0 and "wiring.svg skipped" not in r.stdout, r.stdout + r.stderr
+        assert (tmp_path / "focus" / "wiring.svg").stat().st_size > 0
+    r = run("explain", "--help")
+    assert "--focus" in r.stdout and "--scale" in r.stdout

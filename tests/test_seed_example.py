@@ -29,14 +29,27 @@ def test_pictures_show_every_weight_feeding_every_output(tmp_path):
     if not shutil_which("dot"):
         pytest.skip("graphviz's dot is not installed")
     seed_example.main(["--out", str(tmp_path)])
-    for stem in ("seed_graph", "seed_wiring", "seed_wiring_W11"):
+    for stem in ("seed_graph", "seed_wiring", "seed_wiring_W11", "seed_summary"):
         assert ET.parse(tmp_path / f"{stem}.svg").getroot().tag.endswith("svg")
-    # the whole wiring: every weight feeds every output (16 edges), every output feeds the pool
     svg = "{http://www.w3.org/2000/svg}"
-    edges = {e.find(svg + "title").text for e in ET.parse(tmp_path / "seed_wiring.svg").getroot().iter()
-             if e.get("class") == "edge"}
-    weights, outputs = ["W11", "W12", "W21", "W22"], ["o11", "o12", "o21", "o22"]
-    assert edges == {f"{w}->{o}" for w in weights for o in outputs} | {f"{o}->p" for o in outputs}
+
+    def edges(stem):
+        return {e.find(svg + "title").text.replace("&#45;", "-") for e in ET.parse(tmp_path / f"{stem}.svg").getroot()
+                .iter() if e.get("class") == "edge"}
+    outputs = ["o11", "o12", "o21", "o22"]
+    # W11 feeds every output, every output feeds the pool
+    assert edges("seed_wiring_W11") == {f"W11->{o}" for o in outputs} | {f"{o}->p" for o in outputs}
+    assert edges("seed_summary") == edges("seed_wiring_W11")
+    # the summary's footer: W11's equation in names and numbers, and its sum 6.75 * (1 + 2 + 4 + 5) = 81
+    def words(stem):
+        return " ".join(" ".join((t.text or "").split()) for t in ET.parse(tmp_path / f"{stem}.svg").iter(svg + "text"))
+    text = words("seed_summary")
+    assert "dL/dW11 = I11\u00b7dL/do11 + I12\u00b7dL/do12 + I21\u00b7dL/do21 + I22\u00b7dL/do22" in text
+    assert "= 1\u00b76.75 + 2\u00b76.75 + 4\u00b76.75 + 5\u00b76.75" in text and "= 81" in text
+    # the whole wiring: one panel per weight, each with its sum
+    text = words("seed_wiring")
+    for total in ("= 81", "= 108", "= 162", "= 189"):
+        assert total in text
 
 
 def test_runs_as_a_script_from_a_clone(tmp_path):

@@ -44,7 +44,7 @@ def seed(backward=True, pool=None):
 @needs_dot
 def test_seed_picture_has_16_labelled_edges_and_square_grids():
     I, W, o, _ = seed()
-    nodes, edges = render(viz.draw_conv_wiring(o, W, I))
+    nodes, edges = render(viz.draw_conv_wiring(o, W, I, layout="edges"))
     w_to_o = {k: v for k, v in edges.items() if k[0].startswith("W") and k[1].startswith("o")}
     assert len(w_to_o) == 16 == len(edges)
     for w in ("W11", "W12", "W21", "W22"):
@@ -71,7 +71,7 @@ def test_seed_picture_has_16_labelled_edges_and_square_grids():
 @needs_dot
 def test_before_backward_edges_carry_only_the_input():
     I, W, o, _ = seed(backward=False)
-    nodes, edges = render(viz.draw_conv_wiring(o, W, I))
+    nodes, edges = render(viz.draw_conv_wiring(o, W, I, layout="edges"))
     assert all(len(texts) == 1 for texts in edges.values())
     assert not any("dL/dW" in " ".join(n[2]) for n in nodes.values() if n)
 
@@ -92,12 +92,12 @@ def test_focus_on_one_weight_and_one_output():
 @needs_dot
 def test_pool_routes_are_drawn():
     I, W, o, p = seed(pool="avg")
-    _, edges = render(viz.draw_conv_wiring(o, W, I, pooled=p))
+    _, edges = render(viz.draw_conv_wiring(o, W, I, pooled=p, layout="edges"))
     routes = {k: v for k, v in edges.items() if k[1] == "p"}
     assert len(routes) == 4 and all(v[0] == "mean: x1/4" for v in routes.values())
     assert all(v[1] == f"dL/do += {p.grad / 4:.6g}" for v in routes.values())
     I, W, o, p = seed(pool="max")
-    _, edges = render(viz.draw_conv_wiring(o, W, I, pooled=p))
+    _, edges = render(viz.draw_conv_wiring(o, W, I, pooled=p, layout="edges"))
     winners = [k for k, v in edges.items() if k[1] == "p11" and v[0].startswith("max: winner")]
     assert winners == [("o22", "p11")]
 
@@ -111,7 +111,7 @@ def test_strided_padded_dilated_pictures_follow_the_formula(stride, padding, dil
     I = tc.values(np.arange(size * size, dtype=float).reshape(size, size), name="I")
     W = tc.values(np.ones((2, 2)), name="W")
     o = F.conv2d(I, W, stride=stride, padding=padding, dilation=dilation)
-    nodes, edges = render(viz.draw_conv_wiring(o, W, I))
+    nodes, edges = render(viz.draw_conv_wiring(o, W, I, layout="edges"))
     OH, OW = o.shape
     assert len(edges) == OH * OW * 4
     # input cells sit on a grid; padding cells read "0"; every real input keeps its (row, col) place
@@ -137,7 +137,7 @@ def test_multichannel_picture_one_pair_at_a_time():
     I = tc.values(rng.normal(size=(2, 2, 3, 3)), name="I")
     W = tc.values(rng.normal(size=(3, 2, 2, 2)), name="W")
     o = F.conv2d(I, W)
-    nodes, edges = render(viz.draw_conv_wiring(o, W, I, batch=1, out_channel=2, in_channel=1))
+    nodes, edges = render(viz.draw_conv_wiring(o, W, I, batch=1, out_channel=2, in_channel=1, layout="edges"))
     assert len(edges) == 16
     assert all(t.startswith("W[3,2,") and h.startswith("o[2,3,") for t, h in edges)
     assert all(v[0].startswith("I[2,2,") for v in edges.values())

@@ -1,4 +1,4 @@
-"""The conv's wiring as a picture: input, filter and output grids, and an edge W_ab -> o_ij per product.
+"""The conv's wiring as a picture: input, filter and output grids, and an edge per product.
 
     input I          filter W           output o
     I11 I12 I13      W11 W12            o11 o12
@@ -8,33 +8,43 @@
 Every product x * W_ab inside output o_ij becomes an edge W_ab -> o_ij
 labelled with x, the input it multiplied. After backward() the edge also
 carries x * dL/do_ij, the share of dL/dW_ab that came back along it, and
-W_ab shows the total: the sum of its edges. One colour per weight makes the
-sliding window visible.
+W_ab shows the total: the sum of its edges. One colour per weight (viz.palette)
+makes the sliding window visible.
+
+All edges at once are a tangle past the seed's 16, so by default the picture
+is viz.panels' small multiples (one input grid per weight), and the edges are
+drawn for one focus:
+
+    weight="W12"   W12's fan-out: every output it feeds, labelled with the input it met there;
+    output="o22"   o22's window: its inputs and weights;
+    input="I23"    I23's reach: edges I23 -> o_ij labelled with the weight W_ab it met there,
+                   whose shares W_ab * dL/do_ij add up to dL/dI23 (the flipped filter).
 
 Positions are pinned (neato, pos="x,y!"), so grids are drawn as grids. The
 filter's cells are spaced so that no two edge labels land on the same spot:
 outputs are kh (kw) filter-cells apart, so the midpoints of all the edges
-fall on distinct points of a lattice.
+fall on distinct points of a lattice. Node ids are the Values' names where
+those are plain and unique, and otherwise made-up ids with a "_" (which no
+plain name has), so the two can never collide.
 """
 import html
 
 import graphviz
 import numpy as np
 
-from .geometry import place_inputs, known_inputs
-from .pooling import read_pool
-from .text import escape, label, number
+from .geometry import place_inputs, known_inputs, input_cells
+from .palette import PALETTE, check_scale  # noqa: F401  (PALETTE re-exported for callers of the old place)
+from .pooling import read_pool, ties
+from .text import escape, label, number, signed
 from .wiring import read_conv, input_name
-
-# one colour per weight: (edge and text colour, light fill)
-PALETTE = [("#1f77b4", "#d6e6f5"), ("#d62728", "#f8d7d7"), ("#2ca02c", "#d5efd5"), ("#9467bd", "#e6dcf0"),
-           ("#ff7f0e", "#ffe3c8"), ("#8c564b", "#eadbd7"), ("#e377c2", "#f9def0"), ("#17becf", "#d1f2f5"),
-           ("#7f7f00", "#ededc4"), ("#393b79", "#d9dae9"), ("#ad494a", "#f0d7d7"), ("#637939", "#e0e8d3")]
 
 INPUT_STEP = 0.8          # inches between input cells, at least (wider numbers widen it)
 CHAR_WIDTH = 0.09         # inches per character of an 11-point label, roughly
-FILTER_STEP = 1.5        # inches between filter cells; outputs are kh, kw filter steps apart
+FILTER_STEP = 1.5         # inches between filter cells; outputs are kh, kw filter steps apart
 GAP = 1.6                 # inches between the grids
+FAN_EDGES = 36            # a weight focus with more outputs is drawn as that weight's panel, not as edges
+SPLINE_NODES = 200        # nodes past which edges are drawn straight (curved routing is too slow)
+FONT = {"title": 14, "node": 11, "edge": 9}  # points at scale 1
 
 
 def _pick(name, value, size):
@@ -51,8 +61,7 @@ def _focus_index(focus, grid, what):
         for index, v in np.ndenumerate(grid):
             if v.name == focus:
                 return index
-        names = ", ".join(v.name or "?" for v in grid.flat)
-        raise ValueError(f"no {what} named {focus!r}; the {what}s drawn are {names}")
+        raise ValueError(f"no {what} named {focus!r}; the {what}s drawn are {name_range(grid)}")
     index = tuple(focus) if isinstance(focus, (tuple, list)) else None
     if index is None or len(index) != 2 or not all(isinstance(i, int) for i in index) \
             or not (0 <= index[0] < grid.shape[0] and 0 <= index[1] < grid.shape[1]):
@@ -60,37 +69,102 @@ def _focus_index(focus, grid, what):
     return index
 
 
+def name_range(grid):
+    """The names of a grid's Values in one short phrase: all of them when few, else "I11 .. I55"."""
+    names = [v.name or "?" for v in np.asarray(grid, dtype=object).flat]
+    return ", ".join(names) if len(names) <= 9 else f"{names[0]} .. {names[-1]}"
+
+
 class _Ids:
-    """Node ids: the Value's name when it is plain and unused, else a made-up one (names may repeat, e.g. "0")."""
+    """Node ids: the Value's name when it is plain and unused, else a made-up "prefix_n".
+
+    A name is plain when it is letters, digits, brackets and commas (what grid.element_name
+    makes). Made-up ids contain "_", which a plain name never does, so a padding zero's id can
+    never be a pixel's name (an input grid named "x" has a pixel "x21"). (Not ":", which DOT
+    reads as a port in an edge.)
+    """
 
     def __init__(self):
         self.used = set()
 
     def __call__(self, name, prefix):
-        if name and name.replace("[", "").replace("]", "").replace(",", "").replace("_", "").isalnum() \
-                and name not in self.used:
-            ident = name
-        else:
-            ident = f"{prefix}{len(self.used)}"
+        plain = name and name.replace("[", "").replace("]", "").replace(",", "").isalnum()
+        ident = name if plain and name not in self.used else f"{prefix}_{len(self.used)}"
         self.used.add(ident)
         return ident
 
 
 def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, in_channel=0,
-                     weight=None, output=None, pooled=None, gradients=None):
-    """A graphviz.Digraph of which weight feeds which output through which input (neato, pinned grids).
+                     weight=None, output=None, input=None, pooled=None, gradients=None, layout=None, scale=1.0,
+                     digits=6):
+    """A graphviz.Digraph of which weight feeds which output through which input.
 
     outputs: the grid conv2d returned; weights: its filter grid.
     inputs: the conv's input grid, optional; with it, inputs no window reaches
         are drawn too (dashed), so a stride's gaps show.
-    batch, out_channel, in_channel: which slice of a multi-channel conv to draw:
+    batch, out_channel, in_channel: which slice of a multi-channel conv to draw (0-based,
+        as numpy indexes; the names and the footer count from 1):
         the outputs o[batch, out_channel] and the filter W[out_channel, in_channel]
         (in_channel counts within the filter's C/groups channels).
     weight: focus on one weight's fan-out, as (a, b) or a name ("W12").
-    output: focus on one output's receptive field, as (i, j) or a name ("o11").
+    output: focus on one output's window, as (i, j) or a name ("o11").
+    input: focus on one input pixel, as a name ("I23") or, with `inputs`, its (row, col):
+        the outputs it reached and the weights it met (dL/dI23 = sum of W_ab * dL/do_ij).
     pooled: a max or average pool's output, drawn to the right with how it routes dL/dp back.
     gradients: label the gradients; by default when backward() has run.
+    layout: "panels" (one input grid per weight, viz.panels; the default without a focus, and for a
+        weight focus feeding more than 36 outputs, when it draws that weight's panel alone)
+        or "edges" (every product as an edge; the default with a focus).
+    scale: multiplies fonts and boxes (1.5 for a projector); the gaps between grids stay.
+    digits: significant digits of the panels' numbers (6, as the equations; 3 keeps random floats short).
     """
+    scale = check_scale(scale)
+    focus_input = input
+    if sum(f is not None for f in (weight, output, focus_input)) > 1:
+        raise ValueError("give at most one focus: weight=, output= or input=")
+    focused = weight is not None or output is not None or focus_input is not None
+    if layout not in (None, "panels", "edges"):
+        raise ValueError(f"layout must be 'panels' or 'edges', got {layout!r}")
+    only = None
+    if weight is not None and layout != "edges":
+        # a weight feeds every output: past FAN_EDGES the fan is a tangle, and its panel reads better
+        reading = read_conv(outputs, weights)
+        ws = reading.weights[_pick("out_channel", out_channel, reading.weights.shape[0]),
+                             _pick("in_channel", in_channel, reading.weights.shape[1])]
+        if layout == "panels" or reading.outputs[0, 0].size > FAN_EDGES:
+            only = _focus_index(weight, ws, "weight")
+    elif focused and layout == "panels":
+        raise ValueError("an output or input focus is drawn as edges (layout='edges')")
+    layout = layout or ("panels" if only is not None or not focused else "edges")
+    if layout == "panels":
+        from .panels import draw_weight_panels
+        return draw_weight_panels(outputs, weights, inputs, batch=batch, out_channel=out_channel,
+                                  in_channel=in_channel, pooled=pooled, gradients=gradients, scale=scale,
+                                  digits=digits, only=only)
+    return _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight, output, focus_input,
+                       pooled, gradients, scale)
+
+
+def _find_input(focus, cells, input_grid, channel):
+    """The input Value a focus names: a name ("I23", or "0" is refused as ambiguous) or a (row, col) in inputs."""
+    if isinstance(focus, str):
+        found = [x for x in cells if x.name == focus and x._prev == ()]
+        found = found or [x for x in cells if x.name == focus]
+        if len(found) == 1 and focus not in ("0", "-inf"):
+            return found[0]
+        names = name_range(input_grid[channel]) if input_grid is not None and channel is not None \
+            else ", ".join(sorted({input_name(x) for x in cells}))
+        raise ValueError(f"no input named {focus!r}; the inputs drawn are {names}")
+    if input_grid is None or channel is None:
+        raise ValueError("an input focus given as (row, col) needs the input grid (inputs=)")
+    index = _focus_index(focus, input_grid[channel], "input")
+    return input_grid[channel][index]
+
+
+def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight, output, focus_input,
+                pooled, gradients, scale, caption=None):
+    """The edge layout (see draw_conv_wiring); `caption(reading, terms)`, if given, writes the footer lines
+    instead of the legend, in a larger font, and leaves out a max pool's losing routes (viz.summary)."""
     reading = read_conv(outputs, weights)
     N, K, OH, OW = reading.outputs.shape
     _, Cg, kh, kw = reading.weights.shape
@@ -99,49 +173,66 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
     focus_w, focus_o = _focus_index(weight, ws, "weight"), _focus_index(output, outs, "output")
     terms = reading.terms_of(n, k, c)
     known, input_grid = known_inputs(inputs, n) if inputs is not None else (None, None)
-    place = place_inputs(terms, known)
+    place = place_inputs(terms, known, None if input_grid is None else input_grid.shape[-2:])
+    cells = input_cells(place, input_grid)  # Value -> (row, col) in the padded input
+    focus_x = _find_input(focus_input, cells, input_grid, place.channel) if focus_input is not None else None
+    if focus_x is not None and focus_x not in cells:
+        raise ValueError(f"input {focus_input!r} is not in the slice drawn (batch {n + 1}, channel "
+                         f"{place.channel + 1 if place.channel is not None else '?'})")
     if gradients is None:
         gradients = any(o.grad != 0.0 for o in reading.outputs.flat) or any(w.grad != 0.0 for w in ws.flat)
 
+    def keep(t):  # the products a focus draws
+        return (focus_w is None or t.weight is ws[focus_w]) and (focus_o is None or t.out is outs[focus_o]) \
+            and (focus_x is None or t.x is focus_x)
+    shown = [t for t in terms if keep(t)]
+
+    size = {key: f"{points * scale:.3g}" for key, points in FONT.items()}
     dot = graphviz.Digraph("wiring", engine="neato")
-    dot.attr("graph", splines="true", outputorder="edgesfirst", fontname="Helvetica", fontsize="14",
-             labelloc="t", pad="0.3")
-    dot.attr("node", fontname="Helvetica", fontsize="11", shape="box", style="rounded,filled",
-             fillcolor="white", width="0.6", height="0.5", margin="0.04")
-    dot.attr("edge", fontname="Helvetica", fontsize="9", arrowsize="0.6", penwidth="1.3")
+    # curved edges are routed around every node, which takes neato minutes past a few hundred nodes;
+    # straight lines then (labels stay on the lattice of midpoints)
+    many = len(cells) + ws.size + outs.size > SPLINE_NODES
+    dot.attr("graph", splines="line" if many else "true", outputorder="edgesfirst", fontname="Helvetica",
+             fontsize=size["title"], labelloc="t", pad="0.3")
+    dot.attr("node", fontname="Helvetica", fontsize=size["node"], shape="box", style="rounded,filled",
+             fillcolor="white", width=f"{0.6 * scale:.3g}", height=f"{0.5 * scale:.3g}",
+             margin=f"{0.04 * scale:.3g}", penwidth=f"{scale:.3g}")
+    dot.attr("edge", fontname="Helvetica", fontsize=size["edge"], arrowsize=f"{0.6 * scale:.3g}",
+             penwidth=f"{1.3 * scale:.3g}")
     ids = _Ids()
     colour = {w: PALETTE[i % len(PALETTE)] for i, w in enumerate(ws.flat)}
+    tall = f"{(0.8 if gradients else 0.5) * scale:.3g}"
 
     # --- the input grid (padded coordinates, rows going down) ---
-    cells = dict(place.positions)  # Value -> (row, col)
-    channel = place.channel
-    if input_grid is not None and place.padding is not None and channel is not None:
-        ph, pw = place.padding
-        for (r, col), x in np.ndenumerate(input_grid[channel]):
-            cells.setdefault(x, (r + ph, col + pw))
     rows = 1 + max(r for r, _ in cells.values())
     cols = 1 + max(col for _, col in cells.values())
 
     def at(x, y):
         return f"{x:.3f},{y:.3f}!"
 
-    # input cells far enough apart that their boxes do not touch (neato then draws straight edges)
-    widest = max(max(len(input_name(x)), len(number(x.data))) for x in cells)
-    step = max(INPUT_STEP, CHAR_WIDTH * widest + 0.25)
+    # cells far enough apart that their boxes do not touch (neato then draws straight edges)
+    widest = max(max(len(input_name(x)), len(number(x.data)), 8 if x is focus_x and gradients else 0)
+                 for x in cells)
+    step = max(INPUT_STEP * scale, scale * (CHAR_WIDTH * widest + 0.25))
+    filter_step = FILTER_STEP * scale
     in_h = (rows - 1) * step
-    w_h = (kh - 1) * FILTER_STEP
-    o_h = (OH - 1) * kh * FILTER_STEP
+    w_h = (kh - 1) * filter_step
+    # all edges at once need outputs kh (kw) filter steps apart for their labels to miss each other;
+    # a focus draws one edge per output (or per weight), so closer outputs suffice
+    fan = focus_w is not None or focus_x is not None
+    o_rows = filter_step * (1.2 if fan else kh)
+    o_cols = filter_step * (1.6 if fan else kw)
+    o_h = (OH - 1) * o_rows
     top = max(in_h, w_h, o_h) / 2  # every grid centred on y = 0
-    x_w = (cols - 1) * step + GAP
-    x_o = x_w + (kw - 1) * FILTER_STEP + 2 * GAP
-    x_end = x_o + (OW - 1) * kw * FILTER_STEP
+    x_w = (cols - 1) * step + GAP + 0.5 * scale
+    x_o = x_w + (kw - 1) * filter_step + (1.3 if fan else 2) * GAP + 0.5 * scale
+    x_end = x_o + (OW - 1) * o_cols
 
-    highlight = {}  # input Value -> fill colour (focus views tint the inputs taking part)
-    for t in terms:
-        if focus_w is not None and t.weight is ws[focus_w]:
-            highlight[t.x] = colour[t.weight][1]
-        if focus_o is not None and t.out is outs[focus_o]:
-            highlight[t.x] = colour[t.weight][1]
+    highlight = {t.x: colour[t.weight][1] for t in shown if focused(weight, output)}
+    met = {t.weight for t in shown}      # the weights drawn in colour
+    reached = {t.out for t in shown}     # the outputs drawn in colour
+    if focus_x is not None:
+        highlight = {focus_x: "#fff1a8"}
 
     node_id = {}
     used = set(place.positions)
@@ -150,8 +241,12 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
         padding = not x._prev and x.name in ("0", "-inf")
         style = "rounded,filled" + (",dashed" if x not in used else "")
         fill = highlight.get(x, "#eeeeee" if padding else "white")
-        dot.node(node_id[x], label(input_name(x), number(x.data)), pos=at(col * step, in_h / 2 - r * step),
-                 style=style, fillcolor=fill, fontcolor="#999999" if x not in used else "black")
+        lines = [input_name(x), number(x.data)]
+        if x is focus_x and gradients:
+            lines += ["dL/dI", "= " + number(x.grad)]
+        dot.node(node_id[x], label(*lines), pos=at(col * step, in_h / 2 - r * step),
+                 style=style, fillcolor=fill, fontcolor="#999999" if x not in used else "black",
+                 **({"height": tall, "penwidth": f"{2.5 * scale:.3g}"} if x is focus_x else {}))
 
     for index, w in np.ndenumerate(ws):
         a, b = index
@@ -160,10 +255,10 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
         if gradients:
             lines += ["dL/dW", "= " + number(w.grad)]
         node_id[w] = ids(reading.weight_names[w], "w")
-        dim = focus_w is not None and index != focus_w
-        dot.node(node_id[w], label(*lines), pos=at(x_w + b * FILTER_STEP, w_h / 2 - a * FILTER_STEP),
-                 fillcolor="#f4f4f4" if dim else light, color=strong, penwidth="2",
-                 fontcolor="#aaaaaa" if dim else "black", height="0.8" if gradients else "0.5")
+        dim = (focus_w is not None or focus_x is not None) and w not in met
+        dot.node(node_id[w], label(*lines), pos=at(x_w + b * filter_step, w_h / 2 - a * filter_step),
+                 fillcolor="#f4f4f4" if dim else light, color=strong, penwidth=f"{2 * scale:.3g}",
+                 fontcolor="#aaaaaa" if dim else "black", height=tall)
 
     for index, o in np.ndenumerate(outs):
         i, j = index
@@ -171,43 +266,70 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
         if gradients:
             lines += ["dL/do", "= " + number(o.grad)]
         node_id[o] = ids(reading.out_names[o], "o")
-        dim = focus_o is not None and index != focus_o
-        dot.node(node_id[o], label(*lines), pos=at(x_o + j * kw * FILTER_STEP, o_h / 2 - i * kh * FILTER_STEP),
+        dim = (focus_o is not None or focus_x is not None) and o not in reached
+        dot.node(node_id[o], label(*lines), pos=at(x_o + j * o_cols, o_h / 2 - i * o_rows),
                  fillcolor="#f4f4f4" if dim else "#fff8dc", fontcolor="#aaaaaa" if dim else "black",
-                 height="0.8" if gradients else "0.5")
+                 height=tall)
 
     # --- headers and a legend ---
-    header_y = top + 0.9
+    header_y = top + 0.9 * scale
     in_title = "input" + (" (grey: padding)" if any(not x._prev and x.name == "0" for x in cells) else "")
-    for text, x in ((in_title, (cols - 1) * step / 2), ("filter", x_w + (kw - 1) * FILTER_STEP / 2),
-                    ("output", x_o + (OW - 1) * kw * FILTER_STEP / 2)):
+    for text, x in ((in_title, (cols - 1) * step / 2), ("filter", x_w + (kw - 1) * filter_step / 2),
+                    ("output", x_o + (OW - 1) * o_cols / 2)):
         dot.node(ids(None, "title"), escape(text), pos=at(x, header_y), shape="plaintext", style="",
-                 fontsize="14")
-    slice_note = f" (batch {n}, out channel {k}, filter channel {c})" if (N, K, Cg) != (1, 1, 1) else ""
-    legend = ["edge W -> o: W multiplied the input named on the edge, inside o" + slice_note]
-    if gradients:
-        legend.append("after backward: edge = that input's value x dL/do (its share); "
-                      "dL/dW = the sum of W's edges")
-    legend.append(f"stride {_pair(place.stride)}, dilation {_pair(place.dilation)}"
-                  + (f", padding {_pair(place.padding)}" if place.padding else ""))
-    dot.node(ids(None, "legend"), label(*legend), pos=at(x_o / 2, -top - 1.0), shape="plaintext", style="",
-             fontsize="11")
+                 fontsize=size["title"])
+    slice_note = f" (batch {n + 1}, out channel {k + 1}, filter channel {c + 1})" if (N, K, Cg) != (1, 1, 1) else ""
+    legend = _legend(focus_x, shown, gradients, slice_note, place) if caption is None else caption(reading, shown)
+    points = FONT["node"] * scale * (1.25 if caption else 1)
+    text = label(*legend) if caption is None else graphviz.nohtml("".join(escape(line) + "\\l" for line in legend))
+    dot.node(ids(None, "legend"), text, pos=at(x_o / 2, -top - 0.7 * scale - points / 90 * len(legend)),
+             shape="plaintext", style="", fontsize=f"{points:.3g}", **({"fontname": "Courier"} if caption else {}))
 
-    # --- the edges, one per product ---
-    for t in terms:
-        if focus_w is not None and t.weight is not ws[focus_w]:
-            continue
-        if focus_o is not None and t.out is not outs[focus_o]:
-            continue
+    # --- the edges, one per product shown ---
+    for t in shown:
         strong, _ = colour[t.weight]
+        if focus_x is not None:  # the pixel's reach: x -> o, labelled with the weight it met there
+            lines = [reading.weight_names[t.weight]]
+            if gradients:
+                lines += [f"{signed(t.weight.data)}\u00b7{signed(t.out.grad)}",
+                          f"= {number(t.weight.data * t.out.grad)}"]
+            dot.edge(node_id[t.x], node_id[t.out], label=boxed(lines, strong), color=strong)
+            continue
         lines = [input_name(t.x)]
         if gradients:
-            lines += [f"{number(t.x.data)}\u00b7{number(t.out.grad)}", f"= {number(t.x.data * t.out.grad)}"]
+            lines += [f"{signed(t.x.data)}\u00b7{signed(t.out.grad)}", f"= {number(t.x.data * t.out.grad)}"]
         dot.edge(node_id[t.weight], node_id[t.out], label=boxed(lines, strong), color=strong)
 
     if pooled is not None:
-        _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y)
+        _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size,
+                   (1.3 if fan else 2) * GAP, losers=caption is None,
+                   routes_from=reached if focus_o is not None or focus_x is not None else None)
     return dot
+
+
+def focused(weight, output):
+    """Whether a weight or output focus tints the inputs that take part."""
+    return weight is not None or output is not None
+
+
+def _legend(focus_x, shown, gradients, slice_note, place):
+    """The picture's footer: what an edge means, and the conv's settings (everything counted from 1)."""
+    if focus_x is not None:
+        name = input_name(focus_x)
+        legend = [f"edge {name} -> o: {name} was multiplied by the weight named on the edge, inside o" + slice_note]
+        if gradients:
+            total = " + ".join(f"{signed(t.weight.data)}\u00b7{signed(t.out.grad)}" for t in shown[:6])
+            more = " + ..." if len(shown) > 6 else ""
+            legend.append(f"dL/d{name} = sum of W x dL/do over its edges = {total}{more} = {number(focus_x.grad)}")
+            legend.append("(the filter flipped, slid over dL/do)")
+    else:
+        legend = ["edge W -> o: W multiplied the input named on the edge, inside o" + slice_note]
+        if gradients:
+            legend.append("after backward: edge = that input's value x dL/do (its share); "
+                          "dL/dW = the sum of W's edges")
+    legend.append(f"stride {_pair(place.stride)}, dilation {_pair(place.dilation)}"
+                  + (f", padding {_pair(place.padding)}" if place.padding else ""))
+    return legend
 
 
 def boxed(lines, colour):
@@ -221,38 +343,62 @@ def _pair(p):
     return str(p[0]) if p[0] == p[1] else f"{p[0]}x{p[1]}"
 
 
-def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y):
-    """Pooled Values to the right of the outputs they read, each edge o -> p saying how much of dL/dp comes back."""
+def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size, gap,
+               losers=True, routes_from=None):
+    """Pooled Values as their own grid right of the outputs, each edge o -> p saying how much of dL/dp comes back.
+
+    routes_from: draw only the routes from these outputs (an output or pixel focus), so the pool
+    step shown is the one the focus's gradient came through. Column j of the pooled grid is its
+    own column; row i sits at the mean height of its window's outputs (pool windows of different
+    rows never share their mean height), so no two pooled Values share a spot.
+    """
     routes, names = read_pool(pooled, outputs)
-    drawn = set(outs.flat)
+    tied = ties(routes)
+    drawn = set(outs.flat) if routes_from is None else set(routes_from)  # a focus: only its outputs' routes
     by_pool = {}
     for r in routes:
         if r.output in drawn:
             by_pool.setdefault(r.pooled, []).append(r)
+    index_of = {p: idx for idx, p in np.ndenumerate(np.asarray(pooled, dtype=object))}
     pos = {o: tuple(float(v) for v in dot_pos.split(",")[:2])
            for o, dot_pos in _positions(dot, node_id, drawn).items()}
+    widest = max((len(names[p]) for p in by_pool), default=1)
+    widest = max([widest] + [len(number(p.data)) + 2 for p in by_pool] + [len(number(p.grad)) + 2 for p in by_pool])
+    column_step = scale * (CHAR_WIDTH * widest + 0.6)
+    x_pool = x_end + gap + 0.5 * scale
     for p, rs in by_pool.items():
-        xs = [pos[r.output][0] for r in rs]
-        ys = [pos[r.output][1] for r in rs]
+        col = index_of[p][-1] if index_of[p] else 0
         lines = [names[p], number(p.data)]
         if gradients:
             lines += ["dL/dp", "= " + number(p.grad)]
         node_id[p] = ids(names[p], "p")
-        x = x_end + 2 * GAP + (float(np.mean(xs)) - min(xs)) * 0.5
-        dot.node(node_id[p], label(*lines), pos=at(x, float(np.mean(ys))), fillcolor="#e0f0e0",
-                 height="0.8" if gradients else "0.5")
+        y = float(np.mean([pos[r.output][1] for r in rs]))
+        dot.node(node_id[p], label(*lines), pos=at(x_pool + col * column_step, y), fillcolor="#e0f0e0",
+                 height=f"{(0.8 if gradients else 0.5) * scale:.3g}")
         for r in rs:
-            share = "1" if r.fraction == 1.0 else ("0" if r.fraction == 0.0 else _fraction_text(r.fraction))
-            lines = ["max: winner, x1" if r.kind == "max" and r.fraction == 1.0 else
-                     "max: not the winner, x0" if r.kind == "max" else f"mean: x{share}"]
+            if not losers and r.kind == "max" and r.fraction == 0.0:
+                continue
+            lines = [_route_text(r, tied.get(p), names)]
             if gradients:
                 lines.append(f"dL/do += {number(r.gradient)}")
             lost = r.kind == "max" and r.fraction == 0.0
             dot.edge(node_id[r.output], node_id[p], label=boxed(lines, "#888888" if lost else "#2e7d32"),
                      color="#aaaaaa" if lost else "#2e7d32", style="dashed" if lost else "solid",
-                     penwidth="1" if lost else "2")
-    dot.node(ids(None, "title"), escape("pool"), pos=at(x_end + 2 * GAP, header_y), shape="plaintext", style="",
-             fontsize="14")
+                     penwidth=f"{(1 if lost else 2) * scale:.3g}")
+    dot.node(ids(None, "title"), escape("pool"), pos=at(x_pool, header_y), shape="plaintext", style="",
+             fontsize=size["title"])
+
+
+def _route_text(r, tie, names):
+    """What an o -> p edge says: the mean's share, or the max's winner and loser (ties named as ties)."""
+    if r.kind != "max":
+        share = "1" if r.fraction == 1.0 else _fraction_text(r.fraction)
+        return f"mean: x{share}"
+    if tie and r.output in tie:
+        others = ", ".join(names[o] for o in tie if o is not r.output)
+        return (f"max: tie with {others}, the first gets it, x1" if r.fraction == 1.0
+                else f"max: tie with {others}, not the first, x0")
+    return "max: winner, x1" if r.fraction == 1.0 else "max: not the winner, x0"
 
 
 def _fraction_text(f):

@@ -219,8 +219,13 @@ def _pool_lines(f, pooled, outputs, gradients):
             lines.append(f.line(f.name(names[p]), ["max(" + ", ".join(onames) + ")",
                                                    "max(" + ", ".join(f.num(r.output.data) for r in rs) + ")",
                                                    f.num(p.data).strip("()")]))
-            lines.append(f.note(f"{names[winner.output]} is the max, so all of dL/d{names[p]} goes to it; "
-                                "the others get 0"))
+            equal = [r for r in rs if r.output.data == p.data]
+            if len(equal) > 1:  # Value.max's rule: the first of the tied inputs takes it all
+                lines.append(f.note(f"a tie: {', '.join(names[r.output] for r in equal)} are all the max; all of "
+                                    f"dL/d{names[p]} goes to the first, {names[winner.output]}, the others get 0"))
+            else:
+                lines.append(f.note(f"{names[winner.output]} is the max, so all of dL/d{names[p]} goes to it; "
+                                    "the others get 0"))
         else:
             n = _fraction(rs[0].fraction).replace("1/", "")
             lines.append(f.line(f.name(names[p]), ["(" + f.plus.join(onames) + f") / {n}",
@@ -244,12 +249,13 @@ def slices(reading, inputs=None):
     N, K = reading.outputs.shape[:2]
     Cg = reading.weights.shape[1]
     for n in range(N):
-        known = known_inputs(inputs, n)[0] if inputs is not None else None
+        known, grid = known_inputs(inputs, n) if inputs is not None else (None, None)
+        shape = None if grid is None else grid.shape[-2:]
         for k in range(K):
             for c in range(Cg):
                 terms = reading.terms_of(n, k, c)
                 if terms:
-                    yield n, k, c, terms, place_inputs(terms, known)
+                    yield n, k, c, terms, place_inputs(terms, known, shape)
 
 
 def check_patterns(reading, inputs=None):

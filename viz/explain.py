@@ -34,7 +34,7 @@ SECOND_FILTER_PATTERN = (0.5, -1.0, 1.0, 0.25, -0.5, 1.5, 0.75, -0.25, 2.0)  # -
 HEAD_PATTERN = (0.5, -1.0, 1.0, 0.25, 1.5, -0.5, 2.0, -0.25, 0.75, -1.5, 0.5)  # --head's weights V, row by row
 MAX_SIDE = 12        # the equations of a larger image stop being something to read
 MAX_NODES = 2000     # draw_graph's default: past it graph.svg is skipped unless --max-nodes says otherwise
-MAX_WIRES = 400      # weight-to-output edges past which wiring.svg is a tangle (and neato takes minutes)
+MAX_CELLS = 20000    # input cells over all of wiring's panels (one panel per weight) past which it is skipped
 FORMATS = ("svg", "png", "pdf")
 
 
@@ -91,6 +91,13 @@ def _numbers(text):
     return tuple(numbers)
 
 
+def _scale(text):
+    x = _finite(text)
+    if not 0.25 <= x <= 4:
+        raise argparse.ArgumentTypeError(f"must be between 0.25 and 4, got {text!r}")
+    return x
+
+
 def add_arguments(explain):
     explain.add_argument("--image", type=_size, default=(3, 3), metavar="HxW", help="image size (default 3x3)")
     explain.add_argument("--filter", type=_size, default=(2, 2), metavar="HxW", help="filter size (default 2x2)")
@@ -127,6 +134,12 @@ def add_arguments(explain):
     explain.add_argument("--html", action="store_true",
                          help="also write explorer.html: click any weight, output or pixel and watch its gradient "
                               "form (open it in a browser)")
+    # pictures that stay readable (issue 11) and carry on a projector (issue 15)
+    explain.add_argument("--focus", default=None, metavar="NAME",
+                         help="draw one weight's fan-out (W12), one output's window (o22) or one input pixel's "
+                              "reach (I23) as wiring.<format>, instead of one input panel per weight")
+    explain.add_argument("--scale", type=_scale, default=1.0, metavar="X",
+                         help="multiply the pictures' fonts and boxes by X (default 1; 1.5 for a projector)")
 
 
 def _check(args, fail):
@@ -362,10 +375,10 @@ def _network_pictures(seed, followed):
     import viz
     pictures = []
     if "q" in seed:
-        def wiring2():
-            wires = np.size(seed["q"]) * np.size(seed["U"])
-            if wires > MAX_WIRES:
-                raise ValueError(f"{wires} weight-to-output edges are too many to follow (at most {MAX_WIRES})")
+        def wiring2():  # one panel per filter value of U over o, as wiring's (no edges to tangle)
+            cells = np.size(seed["U"]) * np.size(seed["o"])
+            if cells > MAX_CELLS:
+                raise ValueError(f"{cells} cells in its panels are too many to look at (at most {MAX_CELLS})")
             return viz.draw_conv_wiring(seed["q"], seed["U"], seed["o"], pooled=seed["p"])
         pictures.append(("wiring2", wiring2, "a smaller --image or --conv2 draws it"))
     if followed is not None:
@@ -375,20 +388,47 @@ def _network_pictures(seed, followed):
 
 # ---- the command ----
 
-def _wiring(seed):
+def focus_names(seed):
+    """The names --focus accepts: the filter's, the outputs' and the image's Values (W11.., o11.., I11..)."""
+    return {kind: [v.name for v in np.asarray(seed[key], dtype=object).flat]
+            for kind, key in (("weight", "W"), ("output", "o"), ("input", "I"))}
+
+
+def _check_focus(focus, seed, fail):
+    """The keyword draw_conv_wiring takes for a --focus name, or one line naming the valid names, exit 2."""
+    names = focus_names(seed)
+    for kind, valid in names.items():
+        if focus in valid:
+            return kind
+    listed = "; ".join(f"{valid[0]} .. {valid[-1]}" if len(valid) > 1 else valid[0] for valid in names.values())
+    fail(f"--focus {focus!r} names nothing drawn; valid names are {listed}")
+
+
+def _wiring(seed, args):
+    """The panels (one input grid per weight; readable at every size explain accepts), or the --focus edges."""
     import viz
-    wires = np.size(seed["o"]) * np.size(seed["W"])
-    if wires > MAX_WIRES:
-        raise ValueError(f"{wires} weight-to-output edges are too many to follow (at most {MAX_WIRES})")
-    return viz.draw_conv_wiring(seed["o"], seed["W"], seed["I"], pooled=None if "q" in seed else seed["p"])
+    pooled = None if "q" in seed else seed["p"]  # with --conv2 the pool reads the second conv's outputs
+    if args.focus is None:
+        (H, W), p = args.image, args.padding
+        cells = np.size(seed["W"]) * (H + 2 * p) * (W + 2 * p)
+        if cells > MAX_CELLS:
+            first = np.asarray(seed["o"], dtype=object).flat[0].name
+            raise ValueError(f"{np.size(seed['W'])} panels of {H + 2 * p}x{W + 2 * p} cells are too many to look at "
+                             f"(at most {MAX_CELLS} cells); pass --focus {first} (or another output's or input "
+                             f"pixel's name) to draw its edges")
+        return viz.draw_conv_wiring(seed["o"], seed["W"], seed["I"], pooled=pooled, scale=args.scale)
+    # a focus draws at most kh*kw edges (an output's window, a pixel's reach); a weight feeding many
+    # outputs is drawn as its own panel, so every size explain accepts is drawn
+    return viz.draw_conv_wiring(seed["o"], seed["W"], seed["I"], pooled=pooled, scale=args.scale,
+                                **{args.focus_kind: args.focus})
 
 
 def _pictures(args, seed):
     """(file name, a function drawing it or raising ValueError when it is too big, what to pass instead)."""
     import viz
-    return [("graph", lambda: viz.draw_graph(seed["L"], max_nodes=args.max_nodes),
+    return [("graph", lambda: viz.draw_graph(seed["L"], max_nodes=args.max_nodes, scale=args.scale),
              "pass --max-nodes N to draw it anyway"),
-            ("wiring", lambda: _wiring(seed), "a smaller --image or --padding draws it")]
+            ("wiring", lambda: _wiring(seed, args), "pass --focus NAME to draw one weight, output or pixel")]
 
 
 def run(args, fail):
@@ -410,6 +450,7 @@ def run(args, fail):
     if seed is None or not _all_finite(seed):
         fail("the numbers overflow (a loss or gradient past the largest float); use smaller --target, "
              "--image-values or --filter-values")
+    args.focus_kind = _check_focus(args.focus, seed, fail) if args.focus is not None else None
     import viz
     followed = _followed(args, seed, fail)
     print(_describe(args, seed) if not _network_options(args) else _describe_network(args, seed))
@@ -422,7 +463,8 @@ def run(args, fail):
         try:
             picture = draw()
         except ValueError as e:
-            notes.append(f"{name}.{args.format} skipped: {str(e).split(';')[0]}; {instead}")
+            reason, _, own = str(e).partition("; ")
+            notes.append(f"{name}.{args.format} skipped: {reason}; {own if own.startswith('pass --') else instead}")
             continue
         try:
             rendered = picture.pipe(format=args.format)

@@ -30,11 +30,13 @@ class Placement:
 
 
 def _axis(observations, anchors, out_len, k_len):
-    """(stride, dilation, padding or None) along one axis.
+    """Every (stride, dilation, padding or None) along one axis that explains the sharing, smallest first.
 
     observations: (i, a, x) for outputs i and kernel taps a along this axis
     (the other axis held at 0); anchors: (i, a, row) for every product whose
-    input's row in the unpadded input grid is known.
+    input's row in the unpadded input grid is known. The sharing alone cannot
+    always tell stride 2 with dilation 2 from 1 and 1 (when one pixel is all
+    the windows reach), so place_inputs picks among these with the padding.
     """
     for d in range(1, _SEARCH + 1) if k_len > 1 else (1,):
         for s in range(1, _SEARCH + 1) if out_len > 1 else (1,):
@@ -49,15 +51,22 @@ def _axis(observations, anchors, out_len, k_len):
                     continue
                 pad = pads.pop() if pads else None
                 if pad is None or pad >= 0:
-                    return s, d, pad
-    raise ValueError("could not place the inputs on a grid: the products do not share inputs as a "
-                     "convolution's would (is `outputs` the grid conv2d returned?)")
+                    yield s, d, pad
 
 
-def place_inputs(terms, known=None):
+def _outside(free, rows, cols, shape):
+    """True when every product's input that is not a pixel (a padding zero) lies outside the image."""
+    if shape is None or rows[2] is None or cols[2] is None:
+        return True
+    (sh, dh, ph), (sw, dw, pw), (H, W) = rows, cols, shape
+    return not any(ph <= sh * i + dh * a < ph + H and pw <= sw * j + dw * b < pw + W for i, j, a, b in free)
+
+
+def place_inputs(terms, known=None, known_shape=None):
     """Placement of the inputs in `terms`, all from one (n, k, c) slice.
 
-    known: optional dict input Value -> (channel, row, col) from the input grid.
+    known: optional dict input Value -> (channel, row, col) from the input grid;
+    known_shape: that grid's (rows, cols), which tells padding zeros from pixels.
     """
     known = known or {}
     by_pos = {(t.out_index[2], t.out_index[3], t.weight_index[2], t.weight_index[3]): t.x for t in terms}
@@ -69,8 +78,14 @@ def place_inputs(terms, known=None):
     cols = [(j, b, x) for (i, j, a, b), x in by_pos.items() if i == 0 and a == 0]
     channel = next((known[x][0] for x in by_pos.values() if x in known), None)
     anchored = [(key, x) for key, x in by_pos.items() if x in known]
-    sh, dh, ph = _axis(rows, [(i, a, known[x][1]) for (i, j, a, b), x in anchored], OH, kh)
-    sw, dw, pw = _axis(cols, [(j, b, known[x][2]) for (i, j, a, b), x in anchored], OW, kw)
+    free = [key for key, x in by_pos.items() if x not in known] if known else []
+    row_fits = _axis(rows, [(i, a, known[x][1]) for (i, j, a, b), x in anchored], OH, kh)
+    col_fits = list(_axis(cols, [(j, b, known[x][2]) for (i, j, a, b), x in anchored], OW, kw))
+    fit = next(((r, c) for r in row_fits for c in col_fits if _outside(free, r, c, known_shape)), None)
+    if fit is None:
+        raise ValueError("could not place the inputs on a grid: the products do not share inputs as a "
+                         "convolution's would (is `outputs` the grid conv2d returned?)")
+    (sh, dh, ph), (sw, dw, pw) = fit
     positions = {}
     for (i, j, a, b), x in by_pos.items():
         q = (sh * i + dh * a, sw * j + dw * b)
@@ -101,3 +116,22 @@ def known_inputs(inputs, n):
     if not 0 <= n < grid.shape[0]:
         raise ValueError(f"batch index {n} is out of range for inputs of shape {np.shape(inputs)}")
     return {x: (c, r, col) for (c, r, col), x in np.ndenumerate(grid[n])}, grid[n]
+
+
+def input_cells(place, input_grid):
+    """Input Value -> (row, col) in the padded input, for every input drawn: the ones the windows used
+    (from `place`) and, when the input grid is known, the ones no window reached (a stride's gaps).
+
+    An unreached input sits at its own (row, col) shifted by the padding (top, left) along each axis.
+    Two Values never share a cell: that would mean the graph is not one convolution.
+    """
+    cells = dict(place.positions)
+    if input_grid is not None and place.padding is not None and place.channel is not None:
+        pad_rows, pad_cols = place.padding
+        for (r, c), x in np.ndenumerate(input_grid[place.channel]):
+            cells.setdefault(x, (r + pad_rows, c + pad_cols))
+    taken = {}
+    for x, cell in cells.items():
+        if taken.setdefault(cell, x) is not x:
+            raise ValueError(f"two inputs sit at the padded cell {cell}; this does not look like one convolution")
+    return cells

@@ -55,21 +55,30 @@ def _numbers(array):
     return f"{number(array.min())}..{number(array.max())}" if array.size else "(empty)"
 
 
+def _factors(v):
+    """An unnamed product of two named Values is called by its factors ("I11*W11"), as the equations write it."""
+    if v._op == "*" and len(v._prev) == 2 and all(u.name for u in v._prev):
+        return "*".join(u.name for u in v._prev)
+    return ""
+
+
 def _record(v):
-    """What v's record shows: its name (a Tensor: its shape), its data, its grad."""
+    """What v's record shows: its name (an unnamed product: its factors; a Tensor: its shape), data, grad."""
     if type(v).__name__ == "Value":
-        return v.name or "", number(v.data), number(v.grad)
+        return v.name or _factors(v), number(v.data), number(v.grad)
     shape = "x".join(str(n) for n in v.shape) or "scalar"
     return shape, _numbers(v.data), "-" if v.grad is None else _numbers(v.grad)
 
 
-def draw_graph(root, max_nodes=2000):
+def draw_graph(root, max_nodes=2000, scale=1.0):
     """A graphviz.Digraph of every Value (or Tensor) `root` depends on: name | data | grad, and the op
     that made each.
 
     More than `max_nodes` Values raise a ValueError that says how big the graph
-    is and how to draw a smaller piece.
+    is and how to draw a smaller piece. scale multiplies the font (1.5 for a projector).
     """
+    from .palette import check_scale
+    scale = check_scale(scale)
     if type(root).__name__ not in ("Value", "Tensor") or not hasattr(root, "_prev"):
         raise TypeError(f"draw_graph needs a Value (e.g. the loss or one conv output) or a Tensor, "
                         f"got {type(root).__name__}")
@@ -80,7 +89,8 @@ def draw_graph(root, max_nodes=2000):
             f"the graph has {size} Values, more than max_nodes={max_nodes} can show readably; focus on a piece: "
             f"draw one output's graph (viz.draw_graph(o[0, 0]) for o11), or draw the conv's wiring with a focus "
             f"(viz.draw_conv_wiring(o, W, weight=(0, 0)) or output=(0, 0)), or pass a larger max_nodes")
-    dot = graphviz.Digraph(graph_attr={"rankdir": "LR"}, node_attr={"fontname": "Helvetica", "fontsize": "11"},
+    dot = graphviz.Digraph(graph_attr={"rankdir": "LR"},
+                           node_attr={"fontname": "Helvetica", "fontsize": f"{11 * scale:.3g}"},
                            edge_attr={"color": "#555555"})
     ids = {v: f"v{i}" for i, v in enumerate(order)}
     for v in order:

@@ -75,3 +75,21 @@ def pool_routing(pooled, outputs):
     """
     routes, names = read_pool(pooled, outputs)
     return [(names[r.pooled], names[r.output], r.fraction) for r in routes]
+
+
+def ties(routes):
+    """Max pools whose window had a tie: pooled Value -> the conv outputs equal to its max, in window order.
+
+    Value.max sends the whole gradient to the FIRST of them (PyTorch's rule), so the
+    first gets dp/do = 1 and the others 0, though each was as large.
+    """
+    by_pool = {}
+    for r in routes:
+        if r.kind == "max":
+            by_pool.setdefault(r.pooled, []).append(r.output)
+    found = {}
+    for p, outs in by_pool.items():
+        equal = [o for o in outs if o.data == p.data]
+        if len(equal) > 1:
+            found[p] = equal
+    return found

@@ -15,15 +15,15 @@ import graphviz
 _SPECIAL = set('\\{}|<>" ')
 
 
-def number(x):
-    """x with 6 significant digits, no trailing zeros: 3.5, -0.25, 1e-07, inf."""
-    text = f"{x:.6g}"
+def number(x, digits=6):
+    """x with 6 (or `digits`) significant digits, no trailing zeros: 3.5, -0.25, 1e-07, inf."""
+    text = f"{x:.{digits}g}"
     return "0" if text == "-0" else text
 
 
-def signed(x):
+def signed(x, digits=6):
     """A factor inside a product: negatives in brackets, so `2*(-1)` reads unambiguously."""
-    text = number(x)
+    text = number(x, digits)
     return f"({text})" if text.startswith("-") else text
 
 

@@ -1,0 +1,352 @@
+"""Pictures that stay readable (API.md): checked on what Graphviz really drew (`-Tjson` positions).
+
+No two nodes overlap, node ids never collide whatever the grids are named, every
+input sits at its padded (row, col) with non-square padding, the panels' captions
+and the focus pictures carry the right numbers, and `scale` grows the text.
+"""
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+import tinygrad_conv as tc
+from tinygrad_conv import Value, functional as F
+import viz
+
+needs_dot = pytest.mark.skipif(shutil.which("neato") is None or shutil.which("dot") is None,
+                               reason="the Graphviz programs are not installed")
+
+
+def drawn(digraph):
+    """name -> (box (x0, y0, x1, y1) in points, texts drawn in it as (x, y, size, text)) for every node drawn."""
+    layout = json.loads(digraph.pipe(format="json"))
+    nodes = {}
+    for obj in layout.get("objects", []):
+        if "pos" not in obj or "nodes" in obj:
+            continue
+        assert obj["name"] not in nodes, f"node {obj['name']} drawn twice"
+        x, y = map(float, obj["pos"].split(","))
+        w, h = 72 * float(obj["width"]), 72 * float(obj["height"])
+        texts, size = [], None
+        for op in obj.get("_ldraw_", []):
+            if op["op"] == "F":
+                size = op["size"]
+            elif op["op"] == "T":
+                texts.append((op["pt"][0], op["pt"][1], size, op["text"]))
+        nodes[obj["name"]] = ((x - w / 2, y - h / 2, x + w / 2, y + h / 2), texts, obj.get("label", ""))
+    return nodes
+
+
+def assert_no_overlap(nodes):
+    boxes = [(name, box) for name, (box, _, _) in nodes.items()]
+    for k, (a, (ax0, ay0, ax1, ay1)) in enumerate(boxes):
+        for b, (bx0, by0, bx1, by1) in boxes[k + 1:]:
+            overlap = min(ax1, bx1) - max(ax0, bx0) > 0.5 and min(ay1, by1) - max(ay0, by0) > 0.5
+            assert not overlap, f"{a} and {b} are drawn on top of each other"
+
+
+def conv(size, kernel, stride, padding, dilation, name="I", pool=None, values=None):
+    H, Wd = size
+    data = np.arange(1.0, H * Wd + 1).reshape(H, Wd) if values is None else values
+    I = tc.values(data, name=name)
+    W = tc.values(np.resize([1.0, -1.0, 2.0, 0.5, -0.5, 1.5], kernel[0] * kernel[1]).reshape(kernel), name="W")
+    o = F.conv2d(I, W, stride=stride, padding=padding, dilation=dilation)
+    p = None
+    if pool == "global":
+        p = F.global_avg_pool2d(o)
+    elif pool is not None:
+        kind, k = pool
+        p = (F.max_pool2d if kind == "max" else F.avg_pool2d)(o, k)
+    scored = p if p is not None else o
+    F.mse_loss(scored, np.full(np.shape(scored), -7.25)).backward()  # a target no drawn mean hits: grads != 0
+    return I, W, o, p
+
+
+def inputs_of(o, W, I):
+    """Every input Value the picture must show: each product's input, and every pixel."""
+    from viz.wiring import read_conv
+    return {t.x for t in read_conv(o, W).terms} | set(I.flat)
+
+
+shapes = st.tuples(st.integers(2, 6), st.integers(2, 6))
+kernels = st.tuples(st.integers(1, 3), st.integers(1, 3))
+pairs = st.tuples(st.integers(1, 2), st.integers(1, 2))
+paddings = st.tuples(st.integers(0, 2), st.integers(0, 2))
+pools = st.sampled_from([None, "global", ("max", 1), ("max", 2), ("avg", 2)])
+names = st.sampled_from(["I", "x", "o", "p"])
+
+
+def fits(size, kernel, stride, padding, dilation, pool):
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    if any(s > n + 2 * p for s, n, p in zip(spans, size, padding)):
+        return False
+    out = [(n + 2 * p - s) // st_ + 1 for n, p, s, st_ in zip(size, padding, spans, stride)]
+    return not (isinstance(pool, tuple) and pool[1] > min(out))
+
+
+@needs_dot
+@settings(max_examples=25, deadline=None)
+@given(shapes, kernels, pairs, paddings, pairs, pools, names)
+@example((6, 6), (3, 3), (1, 1), (0, 0), (1, 1), ("max", 2), "I")    # p11 was drawn on top of p12
+@example((3, 3), (2, 2), (1, 1), (1, 1), (1, 1), None, "x")          # x21 was a padding zero's id
+@example((3, 3), (2, 2), (2, 2), (1, 1), (2, 2), None, "I")          # one pixel reached: stride 2 looked like 1
+@example((4, 5), (2, 2), (2, 2), (2, 0), (1, 1), None, "I")          # non-square padding, unreached pixels
+def test_edges_never_overlap_ids_never_collide_and_inputs_keep_their_places(size, kernel, stride, padding,
+                                                                            dilation, pool, name):
+    if not fits(size, kernel, stride, padding, dilation, pool):
+        return
+    I, W, o, p = conv(size, kernel, stride, padding, dilation, name, pool)
+    nodes = drawn(viz.draw_conv_wiring(o, W, I, pooled=p, layout="edges"))
+    assert_no_overlap(nodes)
+    # every Value is its own node: inputs (pixels and padding zeros), weights, outputs, pooled
+    xs = inputs_of(o, W, I)
+    pooled = np.asarray(p, dtype=object).size if p is not None else 0
+    values = [n for n, (_, _, lab) in nodes.items() if not n.startswith(("title_", "legend_"))]
+    assert len(values) == len(xs) + W.size + o.size + pooled
+    # each pixel's node is labelled with its own name and number
+    by_label = {}  # an input's node has two lines, name and number (weights and outputs also show a gradient)
+    two_lines = {n: texts for n, (_, texts, _) in nodes.items() if len(texts) == 2}
+    for n, texts in two_lines.items():
+        by_label.setdefault(tuple(t[3] for t in texts), []).append(nodes[n][0])
+    for v in I.flat:
+        assert len(by_label[(v.name, f"{v.data:.6g}")]) == 1
+    # the input grid: pixel (r, c) at padded column c + pw and row r + ph (non-square padding too)
+    cells = [nodes[n][0] for n, texts in two_lines.items() if texts[0][3] in {x.name for x in xs} | {"0"}]
+    centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in cells]
+    left, top = min(c[0] for c in centres), max(c[1] for c in centres)
+    xs_sorted = sorted({round(c[0], 1) for c in centres})
+    step = min(np.diff(xs_sorted)) if len(xs_sorted) > 1 else None
+    for (r, c), v in np.ndenumerate(I):
+        box = by_label[(v.name, f"{v.data:.6g}")][0]
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        if step:
+            assert (cx - left) / step == pytest.approx(c + padding[1], abs=0.05)
+            assert (top - cy) / step == pytest.approx(r + padding[0], abs=0.05)
+
+
+@needs_dot
+@settings(max_examples=20, deadline=None)
+@given(shapes, kernels, pairs, paddings, pairs, pools, names)
+@example((6, 6), (3, 3), (1, 1), (0, 0), (1, 1), ("max", 2), "I")
+@example((4, 5), (2, 2), (2, 2), (2, 0), (1, 1), None, "I")
+def test_panels_never_overlap_and_mark_each_weights_inputs(size, kernel, stride, padding, dilation, pool, name):
+    if not fits(size, kernel, stride, padding, dilation, pool):
+        return
+    I, W, o, p = conv(size, kernel, stride, padding, dilation, name, pool)
+    nodes = drawn(viz.draw_conv_wiring(o, W, I, pooled=p))
+    assert_no_overlap(nodes)
+    kh, kw = kernel
+    assert sorted(n for n in nodes if n.startswith("panel_")) == \
+        sorted(f"panel_{a}_{b}" for a in range(1, kh + 1) for b in range(1, kw + 1))
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    rows, cols = size[0] + 2 * ph, size[1] + 2 * pw
+    for a in range(kh):
+        for b in range(kw):
+            label = nodes[f"panel_{a + 1}_{b + 1}"][2]
+            w = W[a, b]
+            # the panel's caption ends in backward()'s value
+            assert f"= {w.grad:.6g}<" in label or f"of input \u00b7 dL/do = {w.grad:.6g}" in label
+            # the marked cells are the padded positions (s*i + d*a, s*j + d*b), in the weight's colour
+            grid = [row for row in re.findall(r"<TR>(.*?)</TR>", label) if "TD FIXEDSIZE" in row]
+            marked = {(r, c) for r, row in enumerate(grid)
+                      for c, cell in enumerate(re.findall(r"<TD FIXEDSIZE.*?</TD>", row))
+                      if viz.palette.weight_colour(a * kw + b)[1] in cell}
+            expected = {(sh * i + dh * a, sw * j + dw * b) for i in range(o.shape[0]) for j in range(o.shape[1])}
+            assert marked == expected
+            # every pixel's value sits at its padded place (pw for columns, ph for rows)
+            for (r, c), v in np.ndenumerate(I):
+                if r + ph < len(grid):  # (a last padded row no window reaches is not drawn)
+                    cells = re.findall(r"<TD FIXEDSIZE.*?</TD>", grid[r + ph])
+                    assert f">{v.data:.6g}<" in cells[c + pw].replace("<B>", "").replace("</B>", "")
+            assert len(grid) <= rows and all(len(re.findall(r"<TD FIXEDSIZE", row)) <= cols for row in grid)
+            assert len(grid) >= size[0] + ph  # every pixel row is drawn
+
+
+@needs_dot
+@settings(max_examples=12, deadline=None)
+@given(shapes, kernels, pairs, paddings, pools, names, st.sampled_from(["weight", "output", "input"]),
+       st.sampled_from([1.0, 1.5]), st.data())
+@example((6, 6), (3, 3), (1, 1), (0, 0), ("max", 2), "x", "input", 1.5, None)
+@example((6, 6), (1, 1), (1, 1), (1, 1), ("max", 2), "I", "weight", 1.0, None)  # 64 outputs: a panel
+def test_focus_pictures_never_overlap_and_draw_exactly_the_focus_edges(size, kernel, stride, padding, pool, name,
+                                                                        kind, scale, data):
+    if not fits(size, kernel, stride, padding, (1, 1), pool):
+        return
+    I, W, o, p = conv(size, kernel, stride, padding, (1, 1), name, pool)
+    from viz.wiring import read_conv
+    terms = read_conv(o, W).terms
+    grid = {"weight": W, "output": o, "input": I}[kind]
+    pick = data.draw(st.sampled_from(list(grid.flat))) if data is not None else grid.flat[-1]
+    graph = json.loads(viz.draw_conv_wiring(o, W, I, pooled=p, scale=scale, **{kind: pick.name})
+                       .pipe(format="json"))
+    names_of = {obj["_gvid"]: obj["name"] for obj in graph["objects"]}
+    assert len(set(names_of.values())) == len(names_of)
+    nodes = drawn(viz.draw_conv_wiring(o, W, I, pooled=p, scale=scale, **{kind: pick.name}))
+    assert_no_overlap(nodes)
+    if kind == "weight" and o.size > 36:  # a fan past 36 outputs is drawn as that weight's panel alone
+        (a, b), = [index for index, w in np.ndenumerate(W) if w is pick]
+        assert [n for n in nodes if n.startswith("panel_")] == [f"panel_{a + 1}_{b + 1}"]
+        return
+    # the focus's edges are the products it takes part in; the rest are the pool's routes ("mean:", "max:")
+    conv_edges = [e for e in graph.get("edges", []) if "mean:" not in e["label"] and "max:" not in e["label"]]
+    mine = [t for t in terms if {"weight": t.weight, "output": t.out, "input": t.x}[kind] is pick]
+    assert len(conv_edges) == len(mine)
+    if name in ("I", "x"):  # names then never clash, so node ids are the names: the focus is at one end
+        end = "head" if kind == "output" else "tail"
+        assert {names_of[e[end]] for e in conv_edges} == ({pick.name} if mine else set())
+
+
+@needs_dot
+def test_seed_panels_write_each_sum_term_by_term():
+    I, W, o, p = conv((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), pool="global")
+    nodes = drawn(viz.draw_conv_wiring(o, W, I, pooled=p))
+    texts = {n: [t[3] for t in nodes[n][1]] for n in nodes}
+    g = o[0, 0].grad
+    assert np.allclose(tc.grads(o), g)  # a global average: every dL/do is dL/dp / 4
+    for (a, b), w in np.ndenumerate(W):
+        xs = [I[a + i, b + j].data for i in range(2) for j in range(2)]
+        shares = [f"{x:.6g}\u00b7{g:.6g}" for x in xs]
+        words = " ".join(texts[f"panel_{a + 1}_{b + 1}"])
+        assert f"dL/d{w.name} = " + " + ".join(shares[:3]) in words
+        assert f"= {w.grad:.6g}" in words and w.grad == pytest.approx(sum(xs) * g, rel=1e-12)
+    assert f"= {p.grad:.6g} \u00b7 1/4 = {g:.6g}" in " ".join(texts["outputs"])
+
+
+@needs_dot
+def test_focus_on_an_input_pixel_draws_its_reach_and_its_gradient():
+    I, W, o, p = conv((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), pool="global")
+    nodes = drawn(viz.draw_conv_wiring(o, W, I, input="I23", pooled=p))
+    edges = json.loads(viz.draw_conv_wiring(o, W, I, input="I23").pipe(format="json"))["edges"]
+    ids = {obj["_gvid"]: obj["name"] for obj in json.loads(viz.draw_conv_wiring(o, W, I, input="I23")
+                                                          .pipe(format="json"))["objects"]}
+    reach = {(ids[e["tail"]], ids[e["head"]]): e["label"] for e in edges}
+    assert set(reach) == {("I23", "o12"), ("I23", "o22")}     # I23 sits in the windows of o12 and o22
+    assert "W22" in reach[("I23", "o12")] and "W12" in reach[("I23", "o22")]
+    assert "(-1)\u00b7" in reach[("I23", "o22")]               # a negative factor keeps its brackets
+    expected = W[1, 1].data * o[0, 1].grad + W[0, 1].data * o[1, 1].grad
+    assert I[1, 2].grad == pytest.approx(expected, rel=1e-12)
+    assert f"= {I[1, 2].grad:.6g}" in " ".join(t[3] for t in nodes["I23"][1])
+    with pytest.raises(ValueError, match="no input named 'I99'"):
+        viz.draw_conv_wiring(o, W, I, input="I99")
+    with pytest.raises(ValueError, match="at most one focus"):
+        viz.draw_conv_wiring(o, W, I, input="I23", weight="W11")
+
+
+@needs_dot
+def test_max_pool_tie_is_said_to_be_a_tie_and_the_first_gets_the_gradient():
+    I, W, o, p = conv((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), pool=("max", 2), values=np.ones((3, 3)))
+    assert [v.grad != 0 for v in o.flat] == [True, False, False, False]  # the engine's rule: the first wins
+    graph = json.loads(viz.draw_conv_wiring(o, W, I, pooled=p, layout="edges").pipe(format="json"))
+    ids = {obj["_gvid"]: obj["name"] for obj in graph["objects"]}
+    routes = {ids[e["tail"]]: e["label"] for e in graph["edges"] if ids[e["head"]] == "p11"}
+    assert "max: tie with o12, o21, o22, the first gets it, x1" in routes["o11"]
+    assert "max: tie with o11, o21, o22, not the first, x0" in routes["o12"]
+    text = viz.conv_equations(o, W, pooled=p)
+    assert "a tie: o11, o12, o21, o22 are all the max; all of dL/dp11 goes to the first, o11" in text
+    label = drawn(viz.draw_conv_wiring(o, W, I, pooled=p))["outputs"][2]
+    assert "tie in p11: o11 = o12 = o21 = o22; the first, o11, gets it" in label
+
+
+@needs_dot
+def test_negative_factors_keep_their_brackets_on_edge_labels():
+    I = tc.values([[4.0, 1.0], [1.0, 1.0]], name="I")
+    W = tc.values([[1.0]], name="W")
+    o = F.conv2d(I, W)
+    (o[0, 0] * -0.25 + o[0, 1]).backward()  # dL/do11 = -0.25
+    graph = json.loads(viz.draw_conv_wiring(o, W, I, layout="edges").pipe(format="json"))
+    ids = {obj["_gvid"]: obj["name"] for obj in graph["objects"]}
+    labels = {(ids[e["tail"]], ids[e["head"]]): e["label"] for e in graph["edges"]}
+    assert "4\u00b7(-0.25)" in labels[("W11", "o11")] and "= -1" in labels[("W11", "o11")]
+
+
+@needs_dot
+def test_footer_counts_batch_and_channels_from_1():
+    rng = np.random.default_rng(0)
+    I = tc.values(rng.normal(size=(2, 2, 3, 3)), name="I")
+    W = tc.values(rng.normal(size=(3, 2, 2, 2)), name="W")
+    o = F.conv2d(I, W)
+    sum(v for v in o.flat).backward()
+    for layout in ("edges", "panels"):
+        nodes = drawn(viz.draw_conv_wiring(o, W, I, batch=1, out_channel=2, in_channel=0, layout=layout))
+        words = " ".join(t[3] for n in nodes for t in nodes[n][1])
+        assert "batch 2, out channel 3, filter channel 1" in words
+        assert "batch 1," not in words and "channel 0" not in words
+
+
+@needs_dot
+def test_scale_grows_the_text_and_the_boxes():
+    I, W, o, p = conv((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), pool="global")
+    for layout in ("edges", "panels"):
+        small = drawn(viz.draw_conv_wiring(o, W, I, pooled=p, layout=layout))
+        large = drawn(viz.draw_conv_wiring(o, W, I, pooled=p, layout=layout, scale=2))
+        name = "W11" if layout == "edges" else "filter"
+        sizes = {t[2] for t in small[name][1]}, {t[2] for t in large[name][1]}
+        assert np.allclose(sorted(2 * s for s in sizes[0]), sorted(sizes[1]), atol=1.01)  # (8.5 points shows as 8)
+        width = [b[name][0][2] - b[name][0][0] for b in (small, large)]
+        assert width[1] > 1.8 * width[0]
+        assert_no_overlap(large)
+    with pytest.raises(ValueError, match="scale must be a positive number"):
+        viz.draw_conv_wiring(o, W, I, scale=0)
+
+
+@needs_dot
+def test_summary_shows_one_weight_its_equation_and_its_sum():
+    I, W, o, p = conv((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), pool="global")
+    nodes = drawn(viz.draw_summary(o, W, I, weight="W11", pooled=p))
+    assert_no_overlap(nodes)
+    legend = next(texts for name, (_, texts, _) in nodes.items() if name.startswith("legend_"))
+    lines = [t[3].strip() for t in legend]
+    g = o[0, 0].grad
+    assert "dL/dW11 = I11\u00b7dL/do11 + I12\u00b7dL/do12 + I21\u00b7dL/do21 + I22\u00b7dL/do22" in lines
+    assert f"= 1\u00b7{g:.6g} + 2\u00b7{g:.6g} + 4\u00b7{g:.6g} + 5\u00b7{g:.6g}" in lines
+    assert any(line.startswith(f"= {W[0, 0].grad:.6g}") for line in lines)
+    assert any(f"dL/dp \u00b7 1/4 = {p.grad:.6g} \u00b7 1/4 = {g:.6g}" in line for line in lines)
+
+
+def test_draw_graph_names_a_product_by_its_factors():
+    a, b = Value(2.0, name="I11"), Value(-3.0, name="W11")
+    c = a * b + Value(1.0)
+    c.backward()
+    body = "".join(viz.draw_graph(c).body)
+    assert re.search(r"\{ I11\\\*W11 \| data -6 \| grad 1 \}", body) or "{ I11*W11 | data -6 | grad 1 }" in body
+    d = (a * 2.0)  # a product with an unnamed factor keeps an empty name
+    assert "I11*" not in "".join(viz.draw_graph(d).body).replace("I11*W11", "")
+
+
+@needs_dot
+def test_summary_past_six_terms_keeps_the_live_ones_and_drops_losing_routes():
+    I, W, o, p = conv((5, 5), (3, 3), (1, 1), (1, 1), (1, 1), pool=("max", 5))
+    winner = next(v for v in o.flat if v.grad != 0.0)
+    graph = viz.draw_summary(o, W, I, weight="W12", pooled=p)
+    nodes = drawn(graph)
+    assert_no_overlap(nodes)
+    lines = [t[3].strip() for name, (_, texts, _) in nodes.items() if name.startswith("legend_") for t in texts]
+    from viz.wiring import read_conv
+    term = next(t for t in read_conv(o, W).terms if t.out is winner and t.weight is W[0, 1])
+    assert f"dL/dW12 = {term.x.name}\u00b7dL/d{winner.name}   (its other 24 terms meet dL/do = 0)" in lines
+    assert W[0, 1].grad == pytest.approx(term.x.data * winner.grad, rel=1e-12)
+    routes = [e for e in json.loads(graph.pipe(format="json"))["edges"] if "max:" in e.get("label", "")]
+    assert len(routes) == 1 and "winner" in routes[0]["label"]
+
+
+@needs_dot
+def test_input_focus_by_row_and_col():
+    I, W, o, p = conv((3, 3), (2, 2), (1, 1), (0, 0), (1, 1))
+    by_name = viz.draw_conv_wiring(o, W, I, input="I23").source
+    assert viz.draw_conv_wiring(o, W, I, input=(1, 2)).source == by_name
+    with pytest.raises(ValueError, match="needs the input grid"):
+        viz.draw_conv_wiring(o, W, input=(1, 2))
+
+
+@needs_dot
+def test_panels_speak_of_the_grids_own_letters():
+    I, W, o, _ = conv((4, 4), (2, 2), (1, 1), (0, 0), (1, 1))
+    U = tc.values([[0.5, -1.0], [1.0, 0.25]], name="U")
+    q = F.conv2d(o, U, name="q")
+    F.mse_loss(F.global_avg_pool2d(q), np.array(-7.25)).backward()
+    words = " ".join(t[3] for n, (_, texts, _) in drawn(viz.draw_conv_wiring(q, U, o)).items() for t in texts)
+    assert "filter U" in words and "outputs q and dL/dq" in words and f"dL/dU {U[0, 0].grad:.6g}" in words
+    assert "dL/dW" not in words and "dL/do" not in words
