@@ -24,7 +24,7 @@ def main(argv=None):
     I, W, o, p = seed["I"], seed["W"], seed["o"], seed["p"]
     pictures = {"img/summary.png": viz.draw_summary(o, W, I, weight="W11", pooled=p, scale=args.scale),
                 "img/wiring_W11.png": viz.draw_conv_wiring(o, W, I, weight="W11", pooled=p, scale=args.scale),
-                "seed_wiring.png": viz.draw_conv_wiring(o, W, I, pooled=p, scale=args.scale)}
+                "seed_wiring.png": viz.draw_conv_wiring(o, W, I, pooled=p, scale=args.scale, layout="panels")}
     written = []
     for name, dot in pictures.items():
         path = os.path.join(args.out, name)

@@ -89,7 +89,7 @@ def main(argv=None):
         os.makedirs(args.out, exist_ok=True)
         pictures = {  # the summary first: one screen with W11's edges, its equation and its sum
             "seed_summary": viz.draw_summary(o, W, I, weight="W11", pooled=p, scale=1.5 * args.scale),
-            "seed_wiring": viz.draw_conv_wiring(o, W, inputs=I, pooled=p, scale=args.scale),  # a panel per weight
+            "seed_wiring": viz.draw_conv_wiring(o, W, inputs=I, pooled=p, scale=args.scale, layout="panels"),
             "seed_wiring_W11": viz.draw_conv_wiring(o, W, inputs=I, weight="W11", pooled=p, scale=args.scale),
             "seed_graph": viz.draw_graph(L, scale=args.scale)}
         for stem, dot in pictures.items():

@@ -33,10 +33,16 @@ def test_seed_explain_prints_equations_and_writes_svgs(tmp_path):
         root = ET.parse(tmp_path / "pics" / name).getroot()
         assert root.tag.endswith("svg")
     wiring = (tmp_path / "pics" / "wiring.svg").read_text()
-    # the default wiring: one input panel per weight, each ending in its sum (no W -> o edges drawn)
-    for name, total in (("W11", "81"), ("W12", "108"), ("W21", "162"), ("W22", "189")):
-        assert f'<title>panel_{name[1]}_{name[2]}</title>' in wiring and f">= {total}<" in wiring
-    assert "<path" not in wiring.split("<title>panel_1_1</title>")[0].split("<title>outputs</title>")[1]
+    # the seed's wiring: all 16 W_ab -> o_ij edges, each titled by its ends, then o -> p
+    titles = {t.split("</title>")[0].replace("&#45;&gt;", "->") for t in wiring.split('class="edge">\n<title>')[1:]}
+    assert titles == {f"W{a}{b}->o{i}{j}" for a in "12" for b in "12" for i in "12" for j in "12"} | \
+        {f"o{i}{j}->p" for i in "12" for j in "12"}
+    r = run("explain", "--image", "5x5", "--filter", "3x3", "--padding", "1", "--out", str(tmp_path / "big"))
+    big = (tmp_path / "big" / "wiring.svg").read_text()
+    # 5x5 with a 3x3 filter and padding 1 has 225 products: one input panel per weight, each ending in its sum
+    for a in "123":
+        for b in "123":
+            assert f"<title>panel_{a}_{b}</title>" in big
 
 
 @needs_dot

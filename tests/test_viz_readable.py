@@ -136,7 +136,7 @@ def test_panels_never_overlap_and_mark_each_weights_inputs(size, kernel, stride,
     if not fits(size, kernel, stride, padding, dilation, pool):
         return
     I, W, o, p = conv(size, kernel, stride, padding, dilation, name, pool)
-    nodes = drawn(viz.draw_conv_wiring(o, W, I, pooled=p))
+    nodes = drawn(viz.draw_conv_wiring(o, W, I, pooled=p, layout="panels"))
     assert_no_overlap(nodes)
     kh, kw = kernel
     assert sorted(n for n in nodes if n.startswith("panel_")) == \
@@ -202,7 +202,7 @@ def test_focus_pictures_never_overlap_and_draw_exactly_the_focus_edges(size, ker
 @needs_dot
 def test_seed_panels_write_each_sum_term_by_term():
     I, W, o, p = conv((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), pool="global")
-    nodes = drawn(viz.draw_conv_wiring(o, W, I, pooled=p))
+    nodes = drawn(viz.draw_conv_wiring(o, W, I, pooled=p, layout="panels"))
     texts = {n: [t[3] for t in nodes[n][1]] for n in nodes}
     g = o[0, 0].grad
     assert np.allclose(tc.grads(o), g)  # a global average: every dL/do is dL/dp / 4
@@ -246,7 +246,7 @@ def test_max_pool_tie_is_said_to_be_a_tie_and_the_first_gets_the_gradient():
     assert "max: tie with o11, o21, o22, not the first, x0" in routes["o12"]
     text = viz.conv_equations(o, W, pooled=p)
     assert "a tie: o11, o12, o21, o22 are all the max; all of dL/dp11 goes to the first, o11" in text
-    label = drawn(viz.draw_conv_wiring(o, W, I, pooled=p))["outputs"][2]
+    label = drawn(viz.draw_conv_wiring(o, W, I, pooled=p, layout="panels"))["outputs"][2]
     assert "tie in p11: o11 = o12 = o21 = o22; the first, o11, gets it" in label
 
 
@@ -347,6 +347,6 @@ def test_panels_speak_of_the_grids_own_letters():
     U = tc.values([[0.5, -1.0], [1.0, 0.25]], name="U")
     q = F.conv2d(o, U, name="q")
     F.mse_loss(F.global_avg_pool2d(q), np.array(-7.25)).backward()
-    words = " ".join(t[3] for n, (_, texts, _) in drawn(viz.draw_conv_wiring(q, U, o)).items() for t in texts)
+    words = " ".join(t[3] for n, (_, texts, _) in drawn(viz.draw_conv_wiring(q, U, o, layout="panels")).items() for t in texts)
     assert "filter U" in words and "outputs q and dL/dq" in words and f"dL/dU {U[0, 0].grad:.6g}" in words
     assert "dL/dW" not in words and "dL/do" not in words

@@ -112,9 +112,10 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
         the outputs it reached and the weights it met (dL/dI23 = sum of W_ab * dL/do_ij).
     pooled: a max or average pool's output, drawn to the right with how it routes dL/dp back.
     gradients: label the gradients; by default when backward() has run.
-    layout: "panels" (one input grid per weight, viz.panels; the default without a focus, and for a
-        weight focus feeding more than 36 outputs, when it draws that weight's panel alone)
-        or "edges" (every product as an edge; the default with a focus).
+    layout: "edges" (every product W_ab -> o_ij as an edge labelled with the input it multiplied; the
+        default with a focus, and without one while there are at most 36 such edges, as in the seed)
+        or "panels" (one input grid per weight, viz.panels; the default past 36 edges, and for a
+        weight focus feeding more than 36 outputs, when it draws that weight's panel alone).
     scale: multiplies fonts and boxes (1.5 for a projector); the gaps between grids stay.
     digits: significant digits of the panels' numbers (6, as the equations; 3 keeps random floats short).
     """
@@ -135,7 +136,13 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
             only = _focus_index(weight, ws, "weight")
     elif focused and layout == "panels":
         raise ValueError("an output or input focus is drawn as edges (layout='edges')")
-    layout = layout or ("panels" if only is not None or not focused else "edges")
+    if layout is None and not focused:
+        # every W_ab -> o_ij edge, as the seed draws it, while they stay few enough to follow; past that a
+        # tangle, and one input grid per weight reads better
+        reading = read_conv(outputs, weights)
+        products = reading.outputs[0, 0].size * reading.weights[0, 0].size
+        layout = "edges" if products <= FAN_EDGES else "panels"
+    layout = layout or ("panels" if only is not None else "edges")
     if layout == "panels":
         from .panels import draw_weight_panels
         return draw_weight_panels(outputs, weights, inputs, batch=batch, out_channel=out_channel,
