@@ -1,6 +1,6 @@
-"""Mutation testing of the engine core with mutmut: do the tests notice a one-token bug?
+"""Mutation testing of the engine core and viz's geometry with mutmut: do the tests notice a one-token bug?
 
-    python tools/mutation.py                             # the engine core on its fast tests
+    python tools/mutation.py                             # the engine core and viz/geometry.py on their fast tests
     python tools/mutation.py tinygrad_conv/optim.py      # one file (its tests are picked below)
     python tools/mutation.py --children 1 --keep /tmp/m  # fewer processes; keep the copy to inspect
 
@@ -37,7 +37,10 @@ CORE = {
     "tinygrad_conv/grid_ops.py": ["test_functional_torch.py", "test_errors.py", "test_audit_defects.py"],
     "tinygrad_conv/functional.py": ["test_tensor_parity.py", "test_errors.py", "test_audit_defects.py"],
     "tinygrad_conv/optim.py": ["test_hand_worked.py", "test_nn_optim.py"],
+    # where the wiring picture and the equations put each input (the draw test needs Graphviz's programs)
+    "viz/geometry.py": ["test_geometry.py", "test_viz_equations.py", "test_viz_draw_wiring.py"],
 }
+SOURCES = sorted({f.split("/")[0] for f in CORE})  # the packages mutmut copies and may mutate
 
 
 def copy_repository(to):
@@ -53,7 +56,7 @@ def copy_repository(to):
 
 def configure(copy, files):
     tests = sorted({f"tests/{t}" for f in files for t in CORE.get(f, [])})
-    settings = ["", "[mutmut]", "source_paths = tinygrad_conv", "also_copy =", "    viz", "    demos",
+    settings = ["", "[mutmut]", "source_paths ="] + [f"    {p}" for p in SOURCES] + ["also_copy =", "    demos",
                 "only_mutate ="] + [f"    {f}" for f in files] + ["pytest_add_cli_args_test_selection ="] \
         + [f"    {t}" for t in tests]
     with open(copy / "setup.cfg", "a") as f:
@@ -63,7 +66,7 @@ def configure(copy, files):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("files", nargs="*", default=list(CORE), help="files to mutate (default: the engine core)")
+    parser.add_argument("files", nargs="*", default=list(CORE), help="files to mutate (default: all of CORE)")
     parser.add_argument("--children", type=int, default=2, help="test processes at once (default 2)")
     parser.add_argument("--keep", help="make the copy here and keep it (default: a temporary folder, removed)")
     args = parser.parse_args(argv)
@@ -94,7 +97,7 @@ def main(argv=None):
 
 def report(results):
     """Killed / total per file, then every survivor by name."""
-    outcomes = re.findall(r"^\s*(tinygrad_conv\.\w+)\.(\S+): (.+)$", results, flags=re.M)
+    outcomes = re.findall(r"^\s*((?:%s)\.\w+)\.(\S+): (.+)$" % "|".join(SOURCES), results, flags=re.M)
     by_file = Counter()
     killed = Counter()
     survivors = []

@@ -8,9 +8,13 @@ For output (i, j) and weight (a, b) the input sits at
 so along each axis we look for the smallest dilation d, then stride s, that
 explain the sharing: two products share an input exactly when their positions
 agree. When the caller passes the input grid too, its Values' known places pin
-s, d and the padding p (position = row + p). Either way the positions are read
-from the graph and only checked against a formula, never drawn from one.
+s, d and the padding p (position = row + p), and no other input (a padding
+zero) may then land on a cell of the grid: when the windows reach a single
+column of the grid, say, the sharing and that column alone also fit a smaller
+stride and dilation. Either way the positions are read from the graph and only
+checked against a formula, never drawn from one.
 """
+from itertools import count
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +34,7 @@ class Placement:
 
 
 def _axis(observations, anchors, out_len, k_len):
-    """(stride, dilation, padding or None) along one axis.
+    """Each (stride, dilation, padding or None) that explains one axis, smallest dilation, then stride, first.
 
     observations: (i, a, x) for outputs i and kernel taps a along this axis
     (the other axis held at 0); anchors: (i, a, row) for every product whose
@@ -49,9 +53,23 @@ def _axis(observations, anchors, out_len, k_len):
                     continue
                 pad = pads.pop() if pads else None
                 if pad is None or pad >= 0:
-                    return s, d, pad
-    raise ValueError("could not place the inputs on a grid: the products do not share inputs as a "
-                     "convolution's would (is `outputs` the grid conv2d returned?)")
+                    yield s, d, pad
+
+
+class _Remembered:
+    """A generator's items, computed on first use and kept, so it can be walked again."""
+
+    def __init__(self, items):
+        self.items, self.seen = items, []
+
+    def __iter__(self):
+        for n in count():
+            if n == len(self.seen):
+                item = next(self.items, None)
+                if item is None:
+                    return
+                self.seen.append(item)
+            yield self.seen[n]
 
 
 def place_inputs(terms, known=None):
@@ -69,8 +87,22 @@ def place_inputs(terms, known=None):
     cols = [(j, b, x) for (i, j, a, b), x in by_pos.items() if i == 0 and a == 0]
     channel = next((known[x][0] for x in by_pos.values() if x in known), None)
     anchored = [(key, x) for key, x in by_pos.items() if x in known]
-    sh, dh, ph = _axis(rows, [(i, a, known[x][1]) for (i, j, a, b), x in anchored], OH, kh)
-    sw, dw, pw = _axis(cols, [(j, b, known[x][2]) for (i, j, a, b), x in anchored], OW, kw)
+    H, W = (1 + max((place[axis] for place in known.values()), default=-1) for axis in (1, 2))
+    loose = [key for key, x in by_pos.items() if x not in known]
+
+    def off_the_grid(sh, dh, ph, sw, dw, pw):
+        """No input from outside the grid (a padding zero) lands on one of the grid's cells."""
+        return ph is None or not any(ph <= sh * i + dh * a < ph + H and pw <= sw * j + dw * b < pw + W
+                                     for i, j, a, b in loose)
+
+    col_options = _Remembered(_axis(cols, [(j, b, known[x][2]) for (i, j, a, b), x in anchored], OW, kw))
+    found = next(((sh, dh, ph, sw, dw, pw)
+                  for sh, dh, ph in _axis(rows, [(i, a, known[x][1]) for (i, j, a, b), x in anchored], OH, kh)
+                  for sw, dw, pw in col_options if off_the_grid(sh, dh, ph, sw, dw, pw)), None)
+    if found is None:
+        raise ValueError("could not place the inputs on a grid: the products do not share inputs as a "
+                         "convolution's would (is `outputs` the grid conv2d returned?)")
+    sh, dh, ph, sw, dw, pw = found
     positions = {}
     for (i, j, a, b), x in by_pos.items():
         q = (sh * i + dh * a, sw * j + dw * b)
