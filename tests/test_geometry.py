@@ -297,3 +297,30 @@ def test_unreached_inputs_are_drawn_at_their_own_row_and_column_with_non_square_
     read = {(R, C) for R in (0, 1, 3, 4) for C in (0, 1, 3, 4, 6, 7)}
     drawn = [(round((yy - y0) / step) + 1, round((xx - x0) / step) + 3) for xx, yy in at["0"]]
     assert sorted(drawn) == sorted(read - {(r + 1, c + 2) for r, c in reached})
+
+
+def test_the_search_reaches_a_dilation_of_64_and_stops_there():
+    """A 1x2 filter with dilation d over a 1x(d+1) input: its two taps read columns 0 and d. Only the
+    input grid tells d apart from 1; geometry tries dilations (and strides) up to 64."""
+    for d in (2, 64):
+        I = tc.values(np.arange(d + 1.0).reshape(1, d + 1), name="I")
+        W = tc.values([[1.0, 1.0]], name="W")
+        place = place_inputs(read_conv(F.conv2d(I, W, dilation=(1, d)), W).terms, known_inputs(I, 0)[0])
+        assert place.dilation == (1, d) and place.positions[I[0, d]] == (0, d) and place.extent == (1, d + 1)
+    I = tc.values(np.arange(66.0).reshape(1, 66), name="I")
+    W = tc.values([[1.0, 1.0]], name="W")
+    with pytest.raises(ValueError, match=r"^could not place the inputs on a grid"):
+        place_inputs(read_conv(F.conv2d(I, W, dilation=(1, 65)), W).terms, known_inputs(I, 0)[0])
+
+
+def test_the_search_reaches_a_stride_of_64_and_stops_there():
+    """A 1x1 filter with stride s over a 1x(s+1) input reads columns 0 and s."""
+    for s in (2, 64):
+        I = tc.values(np.arange(s + 1.0).reshape(1, s + 1), name="I")
+        W = tc.values([[1.0]], name="W")
+        place = place_inputs(read_conv(F.conv2d(I, W, stride=(1, s)), W).terms, known_inputs(I, 0)[0])
+        assert place.stride == (1, s) and place.positions[I[0, s]] == (0, s) and place.extent == (1, s + 1)
+    I = tc.values(np.arange(66.0).reshape(1, 66), name="I")
+    W = tc.values([[1.0]], name="W")
+    with pytest.raises(ValueError, match=r"^could not place the inputs on a grid"):
+        place_inputs(read_conv(F.conv2d(I, W, stride=(1, 65)), W).terms, known_inputs(I, 0)[0])
