@@ -103,9 +103,10 @@ def report(results):
     survivors = []
     for module, mutant, outcome in outcomes:
         by_file[module] += 1
-        if outcome.strip() in ("killed", "timeout"):  # a mutant that hangs the tests is caught too
+        # a mutant that hangs the tests or crashes their process (as_strided on garbage) is caught too
+        if outcome.strip() in ("killed", "timeout", "segfault"):
             killed[module] += 1
-        elif outcome.strip() in ("survived", "no tests"):
+        else:  # survived, no tests, or a run mutmut could not judge (suspicious, not checked): look at it
             survivors.append(f"{module}.{mutant}: {outcome.strip()}")
     for module in sorted(by_file):
         print(f"{module}: {killed[module]} of {by_file[module]} mutants killed "
