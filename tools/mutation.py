@@ -84,7 +84,10 @@ def main(argv=None):
         copy_repository(copy)
         tests = configure(copy, args.files)
         print(f"mutating {', '.join(args.files)}\ntests: {', '.join(tests)}\nin {copy}", flush=True)
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HYPOTHESIS_PROFILE="mutation")
+        # mutmut forks each mutant's test run from a process that already ran the suite; a child forked
+        # after PyTorch started its OpenMP threads hangs in its first parallel op, and the hang would be
+        # counted as a timeout, that is as a kill. One OpenMP thread has no pool to inherit.
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HYPOTHESIS_PROFILE="mutation", OMP_NUM_THREADS="1")
         subprocess.run(["mutmut", "run", "--max-children", str(args.children)], cwd=copy, env=env,
                        stdout=subprocess.DEVNULL, check=False)
         results = subprocess.run(["mutmut", "results", "--all", "true"], cwd=copy, env=env, capture_output=True,
