@@ -27,9 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# each core file, and the fast tests that exercise it. (Kept to the quick files: every mutant runs
-# the listed tests that reach its function, and on two shared cores the heavier parity files made a
-# run of all five take hours.)
+# each core file, and the fast tests that exercise it. (Kept to the quick files: every mutant reruns
+# the listed tests that reach its function. A new fast path needs a listed test that reaches it.)
 CORE = {
     "tinygrad_conv/value.py": ["test_value.py", "test_value_edges.py", "test_hand_worked.py",
                                "test_audit_defects.py", "test_errors.py"],
