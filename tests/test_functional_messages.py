@@ -70,6 +70,7 @@ REFUSED = [
     # channels that do not add up, with the numbers
     (lambda: F.conv2d(tc.values(np.ones((4, 3, 3))), tc.values(np.ones((2, 1, 2, 2))), groups=2), ValueError,
      "^" + esc("weight (2, 1, 2, 2) expects 2 input channels (C/groups = 1), but the input (4, 3, 3) has 4") + "$"),
+    (lambda: F.conv2d(I, tc.values(np.ones((0, 2)))), ValueError, "^" + esc("weight (0, 2) has an empty kernel") + "$"),
     (lambda: F.global_avg_pool2d(np.empty((1, 2, 3, 0), dtype=object)), ValueError,
      "^" + esc("global_avg_pool2d needs a grid of at least 1x1 to average over, got shape (1, 2, 3, 0)") + "$"),
     # targets
@@ -85,6 +86,8 @@ REFUSED = [
      "^cross_entropy target must be integer class indices, got dtype float64 with numbers that are not whole$"),
     (lambda: F.cross_entropy(L, [0]), ValueError,
      "^" + esc("cross_entropy target must have shape (2,) for logits (2, 3), got (1,)") + "$"),
+    (lambda: F.cross_entropy(L[0], [0]), ValueError,  # one row of logits takes one index, not a list of one
+     "^" + esc("cross_entropy target must have shape () for logits (3,), got (1,)") + "$"),
 ]
 
 
