@@ -13,7 +13,10 @@ surviving mutants. In the copy, `mutmut show <name>` shows one and
 `mutmut browse` walks them.
 
 notes/MUTATION.md records the last score and which survivors were killed by
-new tests and which are equivalent (no test can tell them apart).
+new tests and which are equivalent (no test can tell them apart). Two traps it
+describes: mutmut reruns tests by node id, so keep parametrize ids plain
+(letters, digits, dashes), or their mutants read as killed; and a forked test
+run that hangs would also read as killed (hence OMP_NUM_THREADS=1 below).
 """
 import argparse
 import os
