@@ -202,7 +202,7 @@ def test_the_limits_of_each_setting_are_pytorchs():
     optim.SGD(w, lr=0.1, momentum=0.5, dampening=1.0)
     optim.Adam(w, lr=0.0, betas=(0.0, 0.0), eps=0.0)
     refused = [
-        (lambda: optim.SGD([], lr=0.1), "empty parameter list"),
+        (lambda: optim.SGD([], lr=0.1), "^optimizer got an empty parameter list$"),
         (lambda: optim.SGD(w, lr=-0.1), "learning rate must be >= 0"),
         (lambda: optim.SGD(w, lr=0.1, momentum=-0.5), "momentum and weight_decay must be >= 0"),
         (lambda: optim.SGD(w, lr=0.1, weight_decay=-0.5), "momentum and weight_decay must be >= 0"),

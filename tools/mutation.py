@@ -1,6 +1,6 @@
-"""Mutation testing of the engine core with mutmut: do the tests notice a one-token bug?
+"""Mutation testing of the engine core and viz's geometry with mutmut: do the tests notice a one-token bug?
 
-    python tools/mutation.py                             # the engine core on its fast tests
+    python tools/mutation.py                             # the engine core and viz/geometry.py on their fast tests
     python tools/mutation.py tinygrad_conv/optim.py      # one file (its tests are picked below)
     python tools/mutation.py --children 1 --keep /tmp/m  # fewer processes; keep the copy to inspect
 
@@ -13,7 +13,10 @@ surviving mutants. In the copy, `mutmut show <name>` shows one and
 `mutmut browse` walks them.
 
 notes/MUTATION.md records the last score and which survivors were killed by
-new tests and which are equivalent (no test can tell them apart).
+new tests and which are equivalent (no test can tell them apart). Two traps it
+describes: mutmut reruns tests by node id, so keep parametrize ids plain
+(letters, digits, dashes), or their mutants read as killed; and a forked test
+run that hangs would also read as killed (hence OMP_NUM_THREADS=1 below).
 """
 import argparse
 import os
@@ -27,17 +30,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# each core file, and the fast tests that exercise it. (Kept to the quick files: every mutant runs
-# the listed tests that reach its function, and on two shared cores the heavier parity files made a
-# run of all five take hours.)
+# each core file, and the fast tests that exercise it. (Kept to the quick files: every mutant reruns
+# the listed tests that reach its function. A new fast path needs a listed test that reaches it.)
 CORE = {
     "tinygrad_conv/value.py": ["test_value.py", "test_value_edges.py", "test_hand_worked.py",
                                "test_audit_defects.py", "test_errors.py"],
-    "tinygrad_conv/windows.py": ["test_windows_adjoint.py", "test_errors.py"],
-    "tinygrad_conv/grid_ops.py": ["test_functional_torch.py", "test_errors.py", "test_audit_defects.py"],
-    "tinygrad_conv/functional.py": ["test_tensor_parity.py", "test_errors.py", "test_audit_defects.py"],
+    "tinygrad_conv/windows.py": ["test_windows_adjoint.py", "test_windows_edges.py", "test_errors.py"],
+    "tinygrad_conv/grid_ops.py": ["test_grid_ops_backend.py", "test_functional_torch.py", "test_errors.py",
+                                 "test_audit_defects.py"],
+    "tinygrad_conv/functional.py": ["test_functional_messages.py", "test_functional_grid.py", "test_tensor_parity.py",
+                                   "test_errors.py", "test_audit_defects.py"],
     "tinygrad_conv/optim.py": ["test_hand_worked.py", "test_nn_optim.py"],
+    # where the wiring picture and the equations put each input (the draw test needs Graphviz's programs)
+    "viz/geometry.py": ["test_geometry.py", "test_viz_equations.py", "test_viz_draw_wiring.py"],
 }
+SOURCES = sorted({f.split("/")[0] for f in CORE})  # the packages mutmut copies and may mutate
 
 
 def copy_repository(to):
@@ -53,7 +60,7 @@ def copy_repository(to):
 
 def configure(copy, files):
     tests = sorted({f"tests/{t}" for f in files for t in CORE.get(f, [])})
-    settings = ["", "[mutmut]", "source_paths = tinygrad_conv", "also_copy =", "    viz", "    demos",
+    settings = ["", "[mutmut]", "source_paths ="] + [f"    {p}" for p in SOURCES] + ["also_copy =", "    demos",
                 "only_mutate ="] + [f"    {f}" for f in files] + ["pytest_add_cli_args_test_selection ="] \
         + [f"    {t}" for t in tests]
     with open(copy / "setup.cfg", "a") as f:
@@ -63,7 +70,7 @@ def configure(copy, files):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("files", nargs="*", default=list(CORE), help="files to mutate (default: the engine core)")
+    parser.add_argument("files", nargs="*", default=list(CORE), help="files to mutate (default: all of CORE)")
     parser.add_argument("--children", type=int, default=2, help="test processes at once (default 2)")
     parser.add_argument("--keep", help="make the copy here and keep it (default: a temporary folder, removed)")
     args = parser.parse_args(argv)
@@ -81,7 +88,10 @@ def main(argv=None):
         copy_repository(copy)
         tests = configure(copy, args.files)
         print(f"mutating {', '.join(args.files)}\ntests: {', '.join(tests)}\nin {copy}", flush=True)
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HYPOTHESIS_PROFILE="mutation")
+        # mutmut forks each mutant's test run from a process that already ran the suite; a child forked
+        # after PyTorch started its OpenMP threads hangs in its first parallel op, and the hang would be
+        # counted as a timeout, that is as a kill. One OpenMP thread has no pool to inherit.
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HYPOTHESIS_PROFILE="mutation", OMP_NUM_THREADS="1")
         subprocess.run(["mutmut", "run", "--max-children", str(args.children)], cwd=copy, env=env,
                        stdout=subprocess.DEVNULL, check=False)
         results = subprocess.run(["mutmut", "results", "--all", "true"], cwd=copy, env=env, capture_output=True,
@@ -94,15 +104,16 @@ def main(argv=None):
 
 def report(results):
     """Killed / total per file, then every survivor by name."""
-    outcomes = re.findall(r"^\s*(tinygrad_conv\.\w+)\.(\S+): (.+)$", results, flags=re.M)
+    outcomes = re.findall(r"^\s*((?:%s)\.\w+)\.(\S+): (.+)$" % "|".join(SOURCES), results, flags=re.M)
     by_file = Counter()
     killed = Counter()
     survivors = []
     for module, mutant, outcome in outcomes:
         by_file[module] += 1
-        if outcome.strip() in ("killed", "timeout"):  # a mutant that hangs the tests is caught too
+        # a mutant that hangs the tests or crashes their process (as_strided on garbage) is caught too
+        if outcome.strip() in ("killed", "timeout", "segfault"):
             killed[module] += 1
-        elif outcome.strip() in ("survived", "no tests"):
+        else:  # survived, no tests, or a run mutmut could not judge (suspicious, not checked): look at it
             survivors.append(f"{module}.{mutant}: {outcome.strip()}")
     for module in sorted(by_file):
         print(f"{module}: {killed[module]} of {by_file[module]} mutants killed "

@@ -8,8 +8,11 @@ For output (i, j) and weight (a, b) the input sits at
 so along each axis we look for the smallest dilation d, then stride s, that
 explain the sharing: two products share an input exactly when their positions
 agree. When the caller passes the input grid too, its Values' known places pin
-s, d and the padding p (position = row + p). Either way the positions are read
-from the graph and only checked against a formula, never drawn from one.
+s, d and the padding p (position = row + p), and no other input (a padding
+zero) may then land on a cell of the grid: when the windows reach a single
+column of the grid, say, the sharing and that column alone also fit a smaller
+stride and dilation. Either way the positions are read from the graph and only
+checked against a formula, never drawn from one.
 """
 from dataclasses import dataclass
 
@@ -69,6 +72,8 @@ def place_inputs(terms, known=None, known_shape=None):
     known_shape: that grid's (rows, cols), which tells padding zeros from pixels.
     """
     known = known or {}
+    if known_shape is None and known:  # the grid reaches at least as far as its farthest known pixel
+        known_shape = tuple(1 + max(place[axis] for place in known.values()) for axis in (1, 2))
     by_pos = {(t.out_index[2], t.out_index[3], t.weight_index[2], t.weight_index[3]): t.x for t in terms}
     OH = 1 + max(p[0] for p in by_pos)
     OW = 1 + max(p[1] for p in by_pos)
