@@ -149,7 +149,11 @@ def log_softmax(x, axis=-1):
     for index in np.ndindex(*x.shape[:-1]):
         row = list(x[index])
         m = max(v.data for v in row)
-        shifted = [v - (m if math.isfinite(m) else 0.0) for v in row]
+        if not math.isfinite(m) or any(math.isnan(v.data) for v in row):
+            # PyTorch gives a row of nan here (inf - inf); the scalar engine's log refuses rather than do that
+            raise ValueError(f"log_softmax needs a row whose largest number is finite, got "
+                             f"{[v.data for v in row]} at row {index}")
+        shifted = [v - m for v in row]
         log_total = Value.sum([s.exp() for s in shifted]).log()
         out[index] = [s - log_total for s in shifted]
     return out

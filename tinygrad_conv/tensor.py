@@ -354,11 +354,12 @@ class Tensor:
         if np.isfinite(m).all():  # the usual case: each row's sum of exp is at least exp(0) = 1
             shifted = x - m
             out = shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
-        else:  # a row holding an inf or nan: no shift there
-            m = np.where(np.isinf(m), 0.0, m).astype(x.dtype, copy=False)
-            shifted = x - m
-            with np.errstate(divide="ignore", invalid="ignore"):
+        else:  # a row whose largest number is inf, -inf or nan is nan throughout, as in PyTorch (inf - inf)
+            finite = np.isfinite(m)
+            shifted = x - np.where(finite, m, 0.0).astype(x.dtype, copy=False)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 out = shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+            out = np.where(finite, out, x.dtype.type(np.nan))
         return _result(out, (self,), "log_softmax",
                        lambda g: (g - np.exp(out) * g.sum(axis=axes, keepdims=True),))
 
