@@ -385,14 +385,25 @@ def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, h
         for r in rs:
             if not losers and r.kind == "max" and r.fraction == 0.0:
                 continue
-            lines = [_route_text(r, tied.get(p), names)]
-            if gradients:
-                lines.append(f"dL/do += {number(r.gradient)}")
             lost = r.kind == "max" and r.fraction == 0.0
-            dot.edge(node_id[r.output], node_id[p], label=boxed(lines, "#888888" if lost else "#2e7d32"),
-                     color="#aaaaaa" if lost else "#2e7d32", style="dashed" if lost else "solid",
-                     penwidth=f"{(1 if lost else 2) * scale:.3g}")
-    dot.node(ids(None, "title"), escape("pool"), pos=at(x_pool, header_y), shape="plaintext", style="",
+            edge_label = {}
+            if r.kind == "max":
+                lines = [_route_text(r, tied.get(p), names)]
+                if gradients:
+                    lines.append(f"dL/do += {number(r.gradient)}")
+                edge_label = {"label": boxed(lines, "#888888" if lost else "#2e7d32")}
+            dot.edge(node_id[r.output], node_id[p], color="#aaaaaa" if lost else "#2e7d32",
+                     style="dashed" if lost else "solid", penwidth=f"{(1 if lost else 2) * scale:.3g}",
+                     **edge_label)
+    title = [escape("pool")]
+    means = [r for rs in by_pool.values() for r in rs if r.kind != "max"]
+    if means:  # a mean routes the same share to every output: said once, under the title, not on each edge
+        share = "1" if means[0].fraction == 1.0 else _fraction_text(means[0].fraction)
+        one = len(by_pool) == 1 and gradients
+        note = f"dL/dp x {share}" + (f" = {number(means[0].gradient)}" if one else "")
+        title.append(f'<font point-size="{size["edge"]}" color="#2e7d32">mean: each o gets<br/>{html.escape(note)}</font>')
+    dot.node(ids(None, "title"), "<" + "<br/>".join(title) + ">",
+             pos=at(x_pool, header_y + (0.25 * scale if means else 0)), shape="plaintext", style="",
              fontsize=size["title"])
 
 
