@@ -25,20 +25,10 @@ import tinygrad_conv as tc  # noqa: E402
 import viz  # noqa: E402
 from tinygrad_conv import functional as F  # noqa: E402
 from tinygrad_conv.gradcheck import numerical_grad  # noqa: E402
+from plots import scale_type  # noqa: E402  (demos/plots.py: the demos' shared --scale)
 
 IMAGE = np.arange(1.0, 10.0).reshape(3, 3)   # I11 = 1 ... I33 = 9
 FILTER = np.array([[1.0, -1.0], [2.0, 0.5]])  # W11 W12 / W21 W22
-
-
-def _scale(text):
-    """--scale: a positive number (one line and exit status 2 otherwise)."""
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.25 <= x <= 4:
-        raise argparse.ArgumentTypeError(f"must be between 0.25 and 4, got {text!r}")
-    return x
 
 
 def build(I, W, target):
@@ -56,7 +46,7 @@ def main(argv=None):
     parser.add_argument("--out", default="out", help="folder for the pictures (default: out/)")
     parser.add_argument("--target", type=float, default=1.0, help="the value p should reach (default 1)")
     parser.add_argument("--no-pictures", action="store_true", help="print only; do not render pictures")
-    parser.add_argument("--scale", type=_scale, default=1.0, help="the pictures' text and boxes x SCALE "
+    parser.add_argument("--scale", type=scale_type, default=1.0, help="the pictures' text and boxes x SCALE "
                                                                   "(1.5 for a projector; the summary is 1.5x that)")
     parser.add_argument("--format", choices=("svg", "png", "pdf"), default="svg", help="picture file type")
     args = parser.parse_args(argv)
