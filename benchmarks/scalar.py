@@ -1,6 +1,6 @@
-"""The scalar engine next to micrograd 0.1.0, same workloads, one process.
+"""The scalar engine next to micrograd 0.1.0, same workloads, each timed in fresh processes of its own.
 
-    python benchmarks/scalar.py [--repeat 7] [--deep 1000000 2000000]
+    python benchmarks/scalar.py [--processes 3] [--repeat 7] [--deep 1000000 2000000]
 
 (a) conv:  a 28x28 image, four 3x3 filters, valid cross-correlation, relu, sum; forward + backward
 (b) mlp:   micrograd's demo training step: MLP 2-16-16-1 on 100 two-moons points, SVM max-margin
@@ -8,14 +8,18 @@
 (c) depth: the longest chain x = x + 1 whose backward() survives (default recursion limit)
 (d) bytes per node: tracemalloc of building graph (a), divided by its node count
 
-Timings are the best of --repeat runs (the machine is shared; the spread is printed too), with
-the default interpreter settings and the garbage collector on. Both engines get identical
-numbers, and the script checks they compute the same loss and gradients before timing them.
+Each timed workload runs in a fresh Python process of its own (--processes per library,
+micrograd's and ours taking turns), --repeat times there; a figure is the median over the
+processes of each process's median, with the min-max over the processes beside it. Default
+interpreter settings, garbage collector on. Both engines get identical numbers, and the script
+checks they compute the same loss and gradients before timing them.
 """
 import argparse
 import gc
+import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -277,26 +281,75 @@ def graph_ours(image, filters):
 
 # ---- timing and the table --------------------------------------------------------------------
 
-def best_of(workloads, repeat):
-    """{label: (best, worst) seconds}; the workloads take turns, so a busy spell hits all of them."""
-    times = {label: [] for label in workloads}
+def workload(label):
+    """The function timed for `label`, with its inputs built first (so they are not timed)."""
+    image, filters = conv_inputs()
+    if label.startswith("(a)"):
+        return {"(a) micrograd": lambda: conv_micrograd(image, filters),
+                "(a) ours conv2d": lambda: conv_ours(image, filters),
+                "(a) ours loops": lambda: conv_ours_loops(image, filters)}[label]
+    X, y = make_moons()
+    mm = micrograd_model()
+    if label == "(b) micrograd":
+        return lambda: step_micrograd(mm, X, y)
+    ours = ours_model(mm)
+    return lambda: step_ours(ours, X, y)
+
+
+LABELS = ("(a) micrograd", "(a) ours conv2d", "(a) ours loops", "(b) micrograd", "(b) ours")
+
+
+def worker(label, repeat):
+    """In a fresh process: `repeat` timed runs of one workload, printed as JSON seconds."""
+    fn = workload(label)
+    times = []
     for _ in range(repeat):
-        for label, fn in workloads.items():
-            gc.collect()  # start each run from a clean heap: micrograd's closures leave cyclic garbage behind
-            t = time.perf_counter()
-            fn()
-            times[label].append(time.perf_counter() - t)
-    return {label: (min(ts), max(ts)) for label, ts in times.items()}
+        gc.collect()  # start each run from a clean heap: micrograd's closures leave cyclic garbage behind
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    print(json.dumps(times))
+
+
+def per_process(processes, repeat):
+    """{label: (median, min, max) seconds over the processes' medians}; micrograd and ours take turns."""
+    medians = {label: [] for label in LABELS}
+    for _ in range(processes):
+        for label in LABELS:
+            done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", label,
+                                   "--repeat", str(repeat)], capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"the worker for {label} failed:\n{done.stderr}")
+            medians[label].append(statistics.median(json.loads(done.stdout.strip().splitlines()[-1])))
+    return {label: (statistics.median(m), min(m), max(m)) for label, m in medians.items()}
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7, help="timing runs per workload (best is reported)")
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs per workload in each process")
+    parser.add_argument("--processes", type=int, default=3, help="fresh processes per workload (default 3)")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--deep", type=int, nargs="+", default=[1_000_000, 2_000_000],
                         help="chain depths to run our backward() on (each in a fresh interpreter)")
     args = parser.parse_args()
-    print(f"Python {sys.version.split()[0]}, recursion limit {sys.getrecursionlimit()}, "
-          f"gc {'on' if gc.isenabled() else 'off'}; best of {args.repeat}\n")
+    if args.worker:
+        return worker(args.worker, args.repeat)
+    load = os.getloadavg()[0]
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cpus; Python {sys.version.split()[0]}, recursion limit "
+          f"{sys.getrecursionlimit()}, gc {'on' if gc.isenabled() else 'off'}")
+    print(f"each timing: {args.processes} fresh processes per workload, alternated, {args.repeat} runs in each; "
+          f"the median over the processes (min-max over the processes below)\n")
 
     image, filters = conv_inputs()
     X, y = make_moons()
@@ -304,17 +357,9 @@ def main():
     check_mlp(X, y)
     print("checked: both engines give the same conv loss and gradients, and the same three MLP steps\n")
 
-    mm = micrograd_model()
-    ours = ours_model(mm)
-    timing = best_of({
-        "(a) micrograd": lambda: conv_micrograd(image, filters),
-        "(a) ours conv2d": lambda: conv_ours(image, filters),
-        "(a) ours loops": lambda: conv_ours_loops(image, filters),
-        "(b) micrograd": lambda: step_micrograd(mm, X, y),
-        "(b) ours": lambda: step_ours(ours, X, y),
-    }, args.repeat)
-    spreads = [f"{label} {best * 1e3:.1f}-{worst * 1e3:.1f} ms" for label, (best, worst) in timing.items()]
-    am, ao, al, bm, bo = (best for best, _ in timing.values())
+    timing = per_process(args.processes, args.repeat)
+    spreads = [f"{label} {low * 1e3:.1f}-{high * 1e3:.1f} ms" for label, (_, low, high) in timing.items()]
+    am, ao, al, bm, bo = (timing[label][0] for label in LABELS)
     rows = [
         ("(a) conv 28x28, 4 3x3, relu, sum: fwd+bwd (ms)", am * 1e3, ao * 1e3, am / ao, "a"),
         ("(a') same, ours as plain loops (ms)", am * 1e3, al * 1e3, am / al, "a"),
@@ -345,7 +390,8 @@ def main():
         fmt = (lambda v: f"{v:,.0f}") if key in "cd" else (lambda v: f"{v:.1f}")
         print(f"{label:48} {fmt(m):>11} {fmt(o):>11} {ratio:>7.1f}x {target:>12}  {'yes' if met else 'NO'}")
     print()
-    print("timing, best-worst of the runs: " + "; ".join(spreads))
+    print("timing, min-max over the processes: " + "; ".join(spreads))
+    print(f"load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
     print("(c) ours: " + "; ".join(f"{n:,} steps {'ok' if ok else 'FAILED'} in {s:.1f} s, peak {mb:,.0f} MB"
                                     for n, ok, s, mb in deep_runs))
     print(f"(d) graph (a): micrograd {nm:,} nodes, {dm_before * nm / 1e6:.1f} MB; ours {no:,} nodes, "
