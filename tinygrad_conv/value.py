@@ -250,23 +250,31 @@ class Value:
         Iterative depth-first search, so depth is limited by memory only, and
         inputs are visited in argument order, so the order is deterministic.
         Leaves are left out: they have nothing to pass back, and backward()
-        reaches them through their users.
+        reaches them through their users. A one- or two-input node made from
+        leaves only goes into the order as soon as it is met: pushing it, finding
+        nothing below and popping it again would give the same order, at twice
+        the cost on a conv graph (whose 24,336 products are all such nodes).
         """
         if not self._edges:
             return []
         order = []
         visited = {self}
-        stack = [(self, iter(self._edges[0::2]))]
-        while stack:
-            node, inputs = stack[-1]
-            for child in inputs:
-                if child._edges and child not in visited:
+        nodes, inputs = [self], [iter(self._edges[0::2])]  # the path from self, and each one's unvisited inputs
+        while nodes:
+            for child in inputs[-1]:
+                edges = child._edges
+                if edges and child not in visited:
                     visited.add(child)
-                    stack.append((child, iter(child._edges[0::2])))
+                    n = len(edges)
+                    if (n == 4 and not edges[0]._edges and not edges[2]._edges) or (n == 2 and not edges[0]._edges):
+                        order.append(child)  # made from leaves only (a conv's I*W): nothing below to visit first
+                        continue
+                    nodes.append(child)
+                    inputs.append(iter(edges[0::2]))
                     break
-            else:  # every input of node is already in order
-                stack.pop()
-                order.append(node)
+            else:  # every input of nodes[-1] is already in order
+                inputs.pop()
+                order.append(nodes.pop())
         return order
 
 
