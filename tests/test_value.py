@@ -337,6 +337,31 @@ def test_random_graphs_forward_and_gradient(program):
         assert close(nodes[i].grad, derivative(f, x), rel=1e-8, abs=1e-10)
 
 
+def depth_first_postorder(root):
+    """The order _topological_order promises, by its definition: recursive depth-first search,
+    inputs in argument order, each computed node after its inputs, leaves left out."""
+    order, visited = [], set()
+
+    def visit(node):
+        if node._prev and id(node) not in visited:
+            visited.add(id(node))
+            for child in node._prev:
+                visit(child)
+            order.append(node)
+    visit(root)
+    return order
+
+
+@given(program=programs())
+def test_topological_order_is_the_depth_first_postorder(program):
+    # its shortcut (a node whose inputs are leaves or already in order is placed at once) keeps the order
+    nodes = run(program)
+    for root in (nodes[-1], Value.sum(nodes)):
+        expected = depth_first_postorder(root)
+        order = root._topological_order()
+        assert len(order) == len(expected) and all(a is b for a, b in zip(order, expected))
+
+
 @given(program=programs())
 def test_topological_order_is_complete_and_valid(program):
     nodes = run(program)
