@@ -114,3 +114,17 @@ def test_a_grid_name_ending_in_a_digit_brackets_its_indices():
     assert element_name("W2", (0, 1), (2, 2)) == "W2[1,2]"
     assert element_name("W", (0, 1), (2, 2)) == "W12"
     assert parse_name("0") is None and parse_name("-inf") is None and parse_name("x") is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(name=st.sampled_from(["I", "W", "o", "W2", "conv1.W", "x_3", ""]),
+       shape=st.lists(st.integers(0, 11), min_size=0, max_size=4).map(tuple))
+def test_name_grid_gives_every_element_its_element_name(name, shape):
+    from tinygrad_conv.grid import element_name, name_grid
+    grid = tc.values(np.zeros(shape))
+    name_grid(grid, name)
+    for index, v in np.ndenumerate(grid):
+        assert v.name == element_name(name, index, shape)
+    transposed = name_grid(tc.values(np.zeros(shape)).T, name)  # a non-contiguous view is named in its own order
+    for index, v in np.ndenumerate(transposed):
+        assert v.name == element_name(name, index, transposed.shape)
