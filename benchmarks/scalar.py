@@ -27,6 +27,8 @@ import tracemalloc
 
 import numpy as np
 
+from machine import cpu_name  # (benchmarks/machine.py: the script's own folder is on sys.path)
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from micrograd.engine import Value as MValue  # noqa: E402
@@ -322,17 +324,6 @@ def per_process(processes, repeat):
                 sys.exit(f"the worker for {label} failed:\n{done.stderr}")
             medians[label].append(statistics.median(json.loads(done.stdout.strip().splitlines()[-1])))
     return {label: (statistics.median(m), min(m), max(m)) for label, m in medians.items()}
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def main():

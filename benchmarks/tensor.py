@@ -37,6 +37,8 @@ import time
 
 import numpy as np
 
+from machine import cpu_name  # (benchmarks/machine.py: the script's own folder is on sys.path)
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 WORKLOADS = {
@@ -215,17 +217,6 @@ def worker(lib, keys, seconds, tuned, threads):
 
 
 # ---- the parent: alternate fresh worker processes, summarise ---------------------------------
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
 
 def numpy_blas():
     """numpy's BLAS library and the kernel it picked for this CPU, read by threadpoolctl."""
