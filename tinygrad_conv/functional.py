@@ -127,8 +127,9 @@ def _pool(x, kernel_size, stride, padding, pad_value, reduce_name, name, **reduc
     H, W = x.shape[-2:]
     _check_fits(H, W, kernel, (1, 1), padding, "pooling window", x.shape)
     x_pad = B.pad(x, ((0, 0),) * (x.ndim - 2) + ((padding[0],) * 2, (padding[1],) * 2), pad_value)
-    win = B.windows(x_pad, kernel, stride, (1, 1))  # (..., OH, OW, kh, kw)
-    return _named(B, getattr(B, reduce_name)(win, (-2, -1), **reduce_options), name)
+    # every output reduces one window: reduce(windows(x_pad), over the window's two axes (-2, -1))
+    out = B.reduce_windows(x_pad, kernel, stride, getattr(B, reduce_name), **reduce_options)
+    return _named(B, out, name)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, name="p"):

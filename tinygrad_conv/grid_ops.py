@@ -56,6 +56,11 @@ def windows(x, kernel, stride, dilation):
     return sliding_windows(x, kernel, stride, dilation)
 
 
+def reduce_windows(x, kernel, stride, reduce, **options):
+    """reduce(windows(x), (-2, -1)): each kh x kw window (stride apart) reduced to one number, a pool."""
+    return reduce(windows(x, kernel, stride, (1, 1)), (-2, -1), **options)
+
+
 def window_rows(x, kernel, stride, dilation, groups):
     """The im2col matrix of each group of channels: every window of every image as one row.
 

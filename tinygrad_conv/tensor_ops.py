@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from . import layout
+from . import buffers, layout, reductions
 from .tensor import Tensor, _leaf, _result
 from .value import Value
 from .windows import add_windows_back, sliding_windows
@@ -46,6 +46,57 @@ def pad(x, pads, value):
 
 def windows(x, kernel, stride, dilation):
     return x.windows(kernel, stride, dilation)
+
+
+def reduce_windows(x, kernel, stride, reduce, **options):
+    """reduce(windows(x), (-2, -1)), as grid_ops.reduce_windows: each window reduced to one number.
+
+    A max over windows that do not overlap (pooling's usual 2x2, stride 2) is one op, window_max:
+    the same numbers and the same gradients as windows followed by max, for one op's cost.
+    """
+    if reduce is reduce_max and stride[0] >= kernel[0] and stride[1] >= kernel[1]:
+        return window_max(x, kernel, stride, **options)
+    return reduce(windows(x, kernel, stride, (1, 1)), (-2, -1), **options)
+
+
+def window_max(x, kernel, stride, last_nan=False):
+    """The largest number of each window, for windows that do not overlap; one op.
+
+    out[..., i, j] = max over (a, b) of x[..., s*i + a, t*j + b], found as Tensor.max finds it
+    (reductions.argmax: the first in C order wins a tie; nans as Tensor.max's last_nan says).
+    VJP: each window's gradient goes straight to its winner, and every other input gets 0:
+        dL/dx[..., s*i + a, t*j + b] = dL/dout[..., i, j] if (a, b) won window (i, j), else 0.
+    That is what max's VJP and then windows' VJP would give, without making the
+    (..., OH, OW, kh, kw) gradient of the windows in between: the windows do not overlap, so
+    each input gets at most one window's gradient and every offset (a, b) is one masked product.
+    """
+    kh, kw = kernel
+    sh, sw = stride
+    data = x.data
+    win = sliding_windows(data, kernel, stride)  # (..., OH, OW, kh, kw), a view
+    out, winner = reductions.argmax(win, (win.ndim - 2, win.ndim - 1), last_nan)  # winner: a * kw + b
+    OH, OW = out.shape[-2:]
+    tiled = (sh, sw) == (kh, kw) and (OH * sh, OW * sw) == data.shape[-2:]  # every input in one window
+
+    def vjp(g):
+        grad = buffers.empty_like(data, g.dtype)  # laid out as x: its own VJP's product runs along it
+        if not tiled:
+            grad.fill(0)  # (the inputs no window reads)
+        along_winners = buffers.empty_like(winner, g.dtype)
+        if g.strides != along_winners.strides:  # one copy into the winners' layout, so that the kh*kw
+            np.copyto(along_winners, g)  # products below run along the grain (each is 5x slower across it)
+            g = along_winners
+        finite = g.size == 0 or np.isfinite(g.max()) and np.isfinite(g.min())
+        won = buffers.empty_like(winner, bool)
+        for k, (a, b) in enumerate(np.ndindex(kh, kw)):
+            np.equal(winner, k, out=won)
+            places = grad[..., a:a + sh * (OH - 1) + 1:sh, b:b + sw * (OW - 1) + 1:sw]
+            if finite:  # (g * won is many times faster than np.where)
+                np.multiply(g, won, out=places)
+            else:  # an inf or nan must not reach the losers as 0 * inf = nan: they get exactly 0
+                places[...] = np.where(won, g, g.dtype.type(0))
+        return (grad,)
+    return _result(out, (x,), "window_max", vjp)
 
 
 def batch_innermost(x):
@@ -110,9 +161,22 @@ def rows_to_images(out, x, OH, OW):
 
 
 def matmul(a, b, bias=None):
-    """a @ b over the last two axes (batch axes broadcast), plus bias broadcast over the rows."""
-    out = a @ b
-    return out if bias is None else out + bias
+    """a @ b over the last two axes (batch axes broadcast), plus bias broadcast over the rows.
+
+    With a bias this is one op, `@+`: the bias is added into the product's new array, and the
+    VJP is the product's, with the bias's gradient appended (g itself, which backward() sums
+    over the rows the bias was broadcast along): what `@` and then `+` would give, for one op.
+    """
+    product = a @ b
+    if bias is None:
+        return product
+    out = product.data
+    if bias.dtype != out.dtype or np.broadcast_shapes(bias.shape, out.shape) != out.shape \
+            or not out.flags.writeable:  # (the bias would change the result's dtype or shape)
+        return product + bias
+    np.add(out, bias.data, out=out)
+    product_vjp = product._vjp  # (None when only the bias needs a gradient)
+    return _result(out, (a, b, bias), "@+", lambda g: (product_vjp(g) if product_vjp else (None, None)) + (g,))
 
 
 def reduce_sum(x, axis=None):
