@@ -62,39 +62,37 @@ def reduce_windows(x, kernel, stride, reduce, **options):
 def window_max(x, kernel, stride, last_nan=False):
     """The largest number of each window, for windows that do not overlap; one op.
 
-    out[..., i, j] = max over (a, b) of x[..., s*i + a, t*j + b], found as Tensor.max finds it
-    (reductions.argmax: the first in C order wins a tie; nans as Tensor.max's last_nan says).
+    out[..., i, j] = max over (a, b) of x[..., s*i + a, t*j + b], the winner found as Tensor.max
+    finds it (the first in C order on ties; nans as its last_nan says).
     VJP: each window's gradient goes straight to its winner, and every other input gets 0:
         dL/dx[..., s*i + a, t*j + b] = dL/dout[..., i, j] if (a, b) won window (i, j), else 0.
-    That is what max's VJP and then windows' VJP would give, without making the
-    (..., OH, OW, kh, kw) gradient of the windows in between: the windows do not overlap, so
-    each input gets at most one window's gradient and every offset (a, b) is one masked product.
+    That is what max's VJP and then windows' VJP would give, without the (..., OH, OW, kh, kw)
+    gradient of the windows in between: the windows do not overlap, so the gradient is written
+    through a view of the input's gradient, one product with the winners' one-hot mask.
     """
-    kh, kw = kernel
-    sh, sw = stride
     data = x.data
-    win = sliding_windows(data, kernel, stride)  # (..., OH, OW, kh, kw), a view
-    out, winner = reductions.argmax(win, (win.ndim - 2, win.ndim - 1), last_nan)  # winner: a * kw + b
-    OH, OW = out.shape[-2:]
+    windows = sliding_windows(data, kernel, stride)  # (..., OH, OW, kh, kw), a view
+    out, winner = reductions.argmax(windows, (windows.ndim - 2, windows.ndim - 1), last_nan)  # a*kw + b
+    (kh, kw), (sh, sw), (OH, OW) = kernel, stride, out.shape[-2:]
     tiled = (sh, sw) == (kh, kw) and (OH * sh, OW * sw) == data.shape[-2:]  # every input in one window
 
     def vjp(g):
         grad = buffers.empty_like(data, g.dtype)  # laid out as x: its own VJP's product runs along it
         if not tiled:
             grad.fill(0)  # (the inputs no window reads)
-        along_winners = buffers.empty_like(winner, g.dtype)
-        if g.strides != along_winners.strides:  # one copy into the winners' layout, so that the kh*kw
-            np.copyto(along_winners, g)  # products below run along the grain (each is 5x slower across it)
-            g = along_winners
-        finite = g.size == 0 or np.isfinite(g.max()) and np.isfinite(g.min())
-        won = buffers.empty_like(winner, bool)
-        for k, (a, b) in enumerate(np.ndindex(kh, kw)):
-            np.equal(winner, k, out=won)
-            places = grad[..., a:a + sh * (OH - 1) + 1:sh, b:b + sw * (OW - 1) + 1:sw]
-            if finite:  # (g * won is many times faster than np.where)
-                np.multiply(g, won, out=places)
-            else:  # an inf or nan must not reach the losers as 0 * inf = nan: they get exactly 0
-                places[...] = np.where(won, g, g.dtype.type(0))
+        along_windows = buffers.empty_like(out, g.dtype)
+        if g.strides != along_windows.strides:  # one copy into the windows' layout, so that the
+            np.copyto(along_windows, g)  # product below runs along the grain (5x slower across it)
+            g = along_windows
+        g = g[..., None, None]  # one number per window, broadcast over the window
+        # the winners as a one-hot mask over the windows, laid out in memory as x is
+        winners = np.equal(winner[..., None, None], np.arange(kh * kw, dtype=winner.dtype).reshape(kh, kw),
+                           out=buffers.empty_like(windows, bool))
+        grad_windows = sliding_windows(grad, kernel, stride, writeable=True)
+        if g.size == 0 or np.isfinite(g.max()) and np.isfinite(g.min()):
+            np.multiply(g, winners, out=grad_windows)  # (many times faster than np.where)
+        else:  # an inf or nan must not reach the losers as 0 * inf = nan: they get exactly 0
+            np.copyto(grad_windows, np.where(winners, g, g.dtype.type(0)))
         return (grad,)
     return _result(out, (x,), "window_max", vjp)
 

@@ -34,7 +34,13 @@ def output_size(size, kernel, stride, dilation):
     return (size - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def sliding_windows(x, kernel, stride=(1, 1), dilation=(1, 1)):
+def sliding_windows(x, kernel, stride=(1, 1), dilation=(1, 1), writeable=False):
+    """x's windows, (..., OH, OW, kh, kw), a read-only view (see the module's docstring).
+
+    writeable=True gives a view one can write through: only sensible for windows that do
+    not overlap (a max pool's gradient written to each window's winner), where no two
+    window elements are one input.
+    """
     kh, kw = kernel
     (sh, sw), (dh, dw) = stride, dilation
     oh, ow = output_size(x.shape[-2], kh, sh, dh), output_size(x.shape[-1], kw, sw, dw)
@@ -43,7 +49,7 @@ def sliding_windows(x, kernel, stride=(1, 1), dilation=(1, 1)):
     if (sh, sw) == (kh, kw) and dh == dw == 1:  # windows that tile x (pooling's default): the same
         # view as below, as a reshape (splitting an axis never copies), which numpy makes several times faster
         tiles = x[..., :oh * kh, :ow * kw].reshape(x.shape[:-2] + (oh, kh, ow, kw)).swapaxes(-3, -2)
-        tiles.flags.writeable = False
+        tiles.flags.writeable = writeable
         return tiles
     # a stride with one window, or a dilation with a kernel one wide, moves nothing: drop it, so that a
     # huge one cannot overflow the byte strides below
@@ -52,7 +58,7 @@ def sliding_windows(x, kernel, stride=(1, 1), dilation=(1, 1)):
     row, col = x.strides[-2:]
     return np.lib.stride_tricks.as_strided(x, x.shape[:-2] + (oh, ow, kh, kw),
                                            x.strides[:-2] + (sh * row, sw * col, dh * row, dw * col),
-                                           writeable=False)
+                                           writeable=writeable)
 
 
 def add_windows_back(windows_grad, input_shape, kernel, stride=(1, 1), dilation=(1, 1)):
