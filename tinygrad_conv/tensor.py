@@ -35,6 +35,7 @@ memory the operating system must fault in page by page on every step.
 """
 import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -529,8 +530,8 @@ class Tensor:
             if not node._prev:  # a leaf: accumulate, as PyTorch does
                 if node.grad is not None:
                     node.grad += g
-                elif g.base is None and g.flags.writeable and id(g) not in handed_out:
-                    node.grad = g  # a fresh array no one else holds: keep it rather than copy it
+                elif _unshared(g) and id(g) not in handed_out:
+                    node.grad = g  # numbers no one else holds: keep them rather than copy them
                     handed_out.add(id(g))
                 else:
                     # a copy laid out in memory as g is (numpy's order "K"): a copy along g's runs
@@ -605,6 +606,16 @@ def _masked(g, mask, out=None):
     if product.size and np.isnan(product.max()):
         product[...] = np.where(mask, g, g.dtype.type(0))
     return product
+
+
+def _unshared(g):
+    """Whether g's numbers are g's alone: a new array, or a view of the whole of a new array that
+    nothing else refers to (a VJP's reshaped or transposed product)."""
+    if not g.flags.writeable:
+        return False
+    base = g.base
+    # (the references to base: g's own, the name `base` and getrefcount's argument)
+    return base is None or base.base is None and base.size == g.size and sys.getrefcount(base) == 3
 
 
 def _nonzero(out):
