@@ -127,3 +127,31 @@ def test_digits_model_trains_the_same_through_the_one_op_paths():
                                       torch.tensor(y)).backward()
     for mine, torchs in zip(ours, theirs):
         np.testing.assert_allclose(mine.grad, torchs.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 70), st.integers(1, 12), st.sampled_from([np.float32, np.float64]),
+       st.sampled_from(["plain", "inf", "nan"]), st.integers(0, 2 ** 16))
+def test_nll_loss_is_index_then_mean_then_neg_bit_for_bit(n, classes, dtype, special, seed):
+    rng = np.random.default_rng(seed)
+    log_probs0 = rng.standard_normal((n, classes)).astype(dtype)
+    labels = rng.integers(0, classes, n)
+    g = np.array(rng.standard_normal(), dtype)
+    if special != "plain":
+        g = np.array(np.inf if special == "inf" else np.nan, dtype)
+
+    def run(fused):
+        log_probs = Tensor(log_probs0, requires_grad=True)
+        loss = tensor_ops.nll_loss(log_probs, labels) if fused else \
+            -tensor_ops.reduce_mean(log_probs[np.arange(n), labels])
+        loss.backward(g)
+        return loss, log_probs.grad
+    (fused, fused_grad), (plain, plain_grad) = run(True), run(False)
+    assert fused._op == "nll_loss" and fused.dtype == plain.dtype and fused.shape == ()
+    np.testing.assert_array_equal(fused.data, plain.data)
+    np.testing.assert_array_equal(fused_grad, plain_grad)
+
+
+def test_nll_loss_of_an_empty_batch_is_refused_as_the_mean_of_nothing():
+    with pytest.raises(ValueError, match="empty"):
+        tensor_ops.nll_loss(Tensor(np.zeros((0, 3)), requires_grad=True), np.zeros(0, np.int64))

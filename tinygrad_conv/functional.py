@@ -1,8 +1,8 @@
 """Layers written once for both engines: a grid of Values in, a grid out; a Tensor in, a Tensor out.
 
-Each layer is composed from a handful of backend ops (`pad`, `windows`,
+Each layer is composed from a handful of backend ops (`pad`, `reduce_windows`,
 `window_rows`, `matmul`, `rows_to_images`, `reduce_sum/mean/max`,
-`log_softmax`, `relu`) that `grid_ops` builds from Value primitives and
+`log_softmax`, `nll_loss`, `relu`) that `grid_ops` builds from Value primitives and
 `tensor_ops` from Tensor primitives. No layer has
 a backward of its own: its gradient is whatever reverse mode makes of the ops
 it was composed from. For a conv that is the textbook result
@@ -12,6 +12,7 @@ it was composed from. For a conv that is the textbook result
 
 because W[k,c,a,b] is one factor of one product in every output o[n,k,i,j].
 """
+import functools
 import math
 import numbers
 
@@ -26,13 +27,19 @@ from .windows import as_pair, output_size
 def _backend(x, what="x"):
     """The ops module for x's engine: grid_ops for a grid of Values, tensor_ops for a Tensor."""
     if type(x).__name__ == "Tensor":
-        from . import tensor_ops  # imported on first use: grid users never need it
+        tensor_ops = _tensor_ops()
         if isinstance(x, tensor_ops.Tensor):
             return tensor_ops
     if isinstance(x, (np.ndarray, Value)) or isinstance(x, (list, tuple)):
         return grid_ops
     raise TypeError(f"{what} must be a grid of Values (numpy array, dtype=object) or a Tensor, "
                     f"got {type(x).__name__}")
+
+
+@functools.cache
+def _tensor_ops():
+    from . import tensor_ops  # imported on first use: grid users never need it
+    return tensor_ops  # (cached: an import statement costs a microsecond on every call)
 
 
 def _named(B, out, name):
@@ -261,7 +268,7 @@ def cross_entropy(logits, target):
     log_probs = B.log_softmax(logits, -1)
     if logits.ndim == 1:
         return -log_probs[int(labels)]
-    return -B.reduce_mean(log_probs[np.arange(logits.shape[0]), labels])
+    return B.nll_loss(log_probs, labels)  # -mean over n of log_probs[n, labels[n]]
 
 
 def _is_kind(B, x):

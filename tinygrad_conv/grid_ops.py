@@ -141,6 +141,12 @@ def reduce_max(x, axis=None, last_nan=False):
     return _reduce(x, axis, (lambda row: Value.max(row, last_nan=True)) if last_nan else Value.max)
 
 
+def nll_loss(log_probs, labels):
+    """-mean over n of log_probs[n, labels[n]]: the right class's log probability, negated and
+    averaged over the batch (log_probs (N, classes), labels (N,) class indices)."""
+    return -reduce_mean(log_probs[np.arange(log_probs.shape[0]), labels])
+
+
 def log_softmax(x, axis=-1):
     """log softmax along the last axis: (x_i - m) - log sum_j exp(x_j - m), m the row's largest number.
 

@@ -189,6 +189,26 @@ def reduce_max(x, axis=None, last_nan=False):
     return x.max(axis, last_nan=last_nan)
 
 
+def nll_loss(log_probs, labels):
+    """-mean over n of log_probs[n, labels[n]], as grid_ops.nll_loss, as one op: what indexing,
+    mean and negation give one after another, and the same numbers.
+
+    VJP: -g/N to each picked log probability, 0 to every other one.
+    """
+    N = log_probs.shape[0]
+    if N == 0:  # (the mean of no numbers: Tensor.mean's error says so)
+        return -reduce_mean(log_probs[np.arange(0), labels])
+    rows, shape = np.arange(N), log_probs.shape
+    picked = log_probs.data[rows, labels]
+    mean = reductions.reduce(picked, (0,), np.add) / picked.dtype.type(N)
+
+    def vjp(g):
+        grad = buffers.zeros(shape, g.dtype)
+        grad[rows, labels] = -g / g.dtype.type(N)  # (one pick per row: no place gets two)
+        return (grad,)
+    return _result(-mean, (log_probs,), "nll_loss", vjp)
+
+
 def log_softmax(x, axis=-1):
     return x.log_softmax(axis)
 
