@@ -79,7 +79,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name
         bias = B.check(bias, "conv2d bias")
         if bias.size != K or bias.ndim > 1:
             raise ValueError(f"bias must have shape ({K},), one per output channel, got {bias.shape}")
-        bias = bias.reshape(groups, 1, K // groups)  # one per column of each group's product
+        if groups > 1:  # (one group's bias, shape (K,), already lines up with its product's columns)
+            bias = bias.reshape(groups, 1, K // groups)  # one per column of each group's product
 
     OH = output_size(H + 2 * padding[0], kh, stride[0], dilation[0])
     OW = output_size(W + 2 * padding[1], kw, stride[1], dilation[1])
