@@ -61,12 +61,18 @@ def test_window_max_is_windows_then_max_bit_for_bit(case, special):
     assert fused_grad.shape == x.shape and fused_grad.dtype == x.dtype
 
 
-def test_max_pool_takes_the_one_op_path_only_when_windows_do_not_overlap():
-    x = Tensor(np.arange(36.0).reshape(1, 1, 6, 6), requires_grad=True)
+def test_max_pool_takes_the_one_op_path_for_images_side_by_side_and_windows_apart():
+    side_by_side = np.arange(2 * 36.0).reshape(1, 6, 6, 2).transpose(3, 0, 1, 2)  # (N, C, H, W) stored (C, H, W, N)
+    x = Tensor(side_by_side, requires_grad=True)
     assert F.max_pool2d(x, 2)._op == "window_max"
     assert F.max_pool2d(x, 2, stride=3)._op == "window_max"
     assert F.max_pool2d(x, 3, stride=2)._op == "max"  # overlapping windows: windows, then max
     assert F.avg_pool2d(x, 2)._op == "mean"
+    one_after_another = Tensor(np.ascontiguousarray(side_by_side), requires_grad=True)
+    assert F.max_pool2d(one_after_another, 2)._op == "max"
+    # a conv's output in training is stored side by side, so the pool after it takes the one op
+    conv = F.conv2d(Tensor(np.ones((4, 1, 6, 6))), Tensor(np.ones((2, 1, 3, 3)), requires_grad=True))
+    assert F.max_pool2d(F.relu(conv), 2)._op == "window_max"
 
 
 def test_window_max_gives_losers_exactly_zero_under_an_infinite_gradient():

@@ -51,10 +51,14 @@ def windows(x, kernel, stride, dilation):
 def reduce_windows(x, kernel, stride, reduce, **options):
     """reduce(windows(x), (-2, -1)), as grid_ops.reduce_windows: each window reduced to one number.
 
-    A max over windows that do not overlap (pooling's usual 2x2, stride 2) is one op, window_max:
-    the same numbers and the same gradients as windows followed by max, for one op's cost.
+    A max over windows that do not overlap (pooling's usual 2x2, stride 2) of images stored side
+    by side (batch_innermost: a conv's output in training) is one op, window_max: the same numbers
+    and gradients as windows followed by max, for one op's cost. (Images stored one after another
+    keep the two ops: there a window's row is its innermost run, and window_max's one broadcast
+    product would step two numbers at a time where add_windows_back moves whole rows.)
     """
-    if reduce is reduce_max and stride[0] >= kernel[0] and stride[1] >= kernel[1]:
+    if reduce is reduce_max and stride[0] >= kernel[0] and stride[1] >= kernel[1] \
+            and x.data.strides[-1] != x.data.itemsize:
         return window_max(x, kernel, stride, **options)
     return reduce(windows(x, kernel, stride, (1, 1)), (-2, -1), **options)
 
