@@ -42,6 +42,7 @@ INPUT_STEP = 0.8          # inches between input cells, at least (wider numbers 
 CHAR_WIDTH = 0.09         # inches per character of an 11-point label, roughly
 FILTER_STEP = 1.5         # inches between filter cells; outputs are kh, kw filter steps apart
 GAP = 1.6                 # inches between the grids
+SHARE_GAP = 0.08          # inches between a fan's product box and its output's box (x scale)
 FAN_EDGES = 36            # a weight focus with more outputs is drawn as that weight's panel, not as edges
 SPLINE_NODES = 200        # nodes past which edges are drawn straight (curved routing is too slow)
 FONT = {"title": 14, "node": 11, "edge": 9}  # points at scale 1
@@ -227,13 +228,26 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     # all edges at once need outputs kh (kw) filter steps apart for their labels to miss each other;
     # a focus draws one edge per output (or per weight), so closer outputs suffice
     fan = focus_w is not None or focus_x is not None
+    # a fan's product is written into the output it reaches (see _share_box): an edge label would sit
+    # where the fan bunches, on the other edges, while a node's text is an obstacle every edge is routed
+    # around. The outputs widen by that box and stand far enough apart for the edges to pass between.
+    # (one product per output: a weight, or a pixel, meets each output at most once)
+    shares = {t.out: (_share_lines(t, reading, focus_x is not None, gradients), colour[t.weight][0])
+              for t in shown} if fan else {}
+    share_w = scale * (CHAR_WIDTH * max((len(line) for lines, _ in shares.values() for line in lines), default=0)
+                       + 0.2) if fan else 0.0
+    # an edge ends where its last straight leg, aimed at the node's centre, meets the node's outline: with
+    # the product box at least as wide as the rest, that centre lies in the box, so every edge from the
+    # left lands on the box (a port would name it, but would change the edges' names in SVG titles)
+    share_w = max(share_w, scale * (0.6 + SHARE_GAP + 0.1)) if fan else 0.0
+    out_w = share_w + SHARE_GAP * scale + 0.6 * scale if fan else 0.6 * scale  # an output node's width
     o_rows = filter_step * (1.2 if fan else kh)
-    o_cols = filter_step * (1.6 if fan else kw)
+    o_cols = max(filter_step * 1.6, out_w + 0.9 * scale) if fan else filter_step * kw
     o_h = (OH - 1) * o_rows
     top = max(in_h, w_h, o_h) / 2  # every grid centred on y = 0
     x_w = (cols - 1) * step + GAP + 0.5 * scale
-    x_o = x_w + (kw - 1) * filter_step + (1.3 if fan else 2) * GAP + 0.5 * scale
-    x_end = x_o + (OW - 1) * o_cols
+    x_o = x_w + (kw - 1) * filter_step + (1.3 if fan else 2) * GAP + 0.2 * scale + out_w / 2
+    x_end = x_o + (OW - 1) * o_cols + out_w / 2 - 0.3 * scale  # (the pool is placed from a 0.6-wide output)
 
     highlight = {t.x: colour[t.weight][1] for t in shown if focused(weight, output)}
     met = {t.weight for t in shown}      # the weights drawn in colour
@@ -274,9 +288,13 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
             lines += ["dL/do", "= " + number(o.grad)]
         node_id[o] = ids(reading.out_names[o], "o")
         dim = (focus_o is not None or focus_x is not None) and o not in reached
-        dot.node(node_id[o], label(*lines), pos=at(x_o + j * o_cols, o_h / 2 - i * o_rows),
-                 fillcolor="#f4f4f4" if dim else "#fff8dc", fontcolor="#aaaaaa" if dim else "black",
-                 height=tall)
+        fill, ink = ("#f4f4f4", "#aaaaaa") if dim else ("#fff8dc", "black")
+        where = at(x_o + j * o_cols, o_h / 2 - i * o_rows)
+        if fan:
+            dot.node(node_id[o], _share_node(lines, fill, ink, shares.get(o), share_w, float(tall), scale),
+                     pos=where, shape="none", style="", margin="0", width="0", height="0")
+        else:
+            dot.node(node_id[o], label(*lines), pos=where, fillcolor=fill, fontcolor=ink, height=tall)
 
     # --- headers and a legend ---
     header_y = top + 0.9 * scale
@@ -286,7 +304,7 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
         dot.node(ids(None, "title"), escape(text), pos=at(x, header_y), shape="plaintext", style="",
                  fontsize=size["title"])
     slice_note = f" (batch {n + 1}, out channel {k + 1}, filter channel {c + 1})" if (N, K, Cg) != (1, 1, 1) else ""
-    legend = _legend(focus_x, shown, gradients, slice_note, place) if caption is None else caption(reading, shown)
+    legend = _legend(focus_x, shown, gradients, slice_note, place, fan) if caption is None else caption(reading, shown)
     points = FONT["node"] * scale * (1.25 if caption else 1)
     text = label(*legend) if caption is None else graphviz.nohtml("".join(escape(line) + "\\l" for line in legend))
     dot.node(ids(None, "legend"), text, pos=at(x_o / 2, -top - 0.7 * scale - points / 90 * len(legend)),
@@ -295,6 +313,9 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     # --- the edges, one per product shown ---
     for t in shown:
         strong, _ = colour[t.weight]
+        if fan:  # the product is in the output's box the edge lands on
+            dot.edge(node_id[t.x if focus_x is not None else t.weight], node_id[t.out], color=strong)
+            continue
         if focus_x is not None:  # the pixel's reach: x -> o, labelled with the weight it met there
             lines = [reading.weight_names[t.weight]]
             if gradients:
@@ -314,24 +335,65 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     return dot
 
 
+def _share_lines(t, reading, by_input, gradients):
+    """What a fan's edge brought into its output: the factor met there (the input a weight multiplied,
+    or the weight a pixel met), and after backward() the share x . dL/do it sends back."""
+    other = t.weight if by_input else t.x
+    lines = [reading.weight_names[t.weight] if by_input else input_name(t.x)]
+    if gradients:
+        lines += [f"{signed(other.data)}\u00b7{signed(t.out.grad)}", f"= {number(other.data * t.out.grad)}"]
+    return lines
+
+
+def _share_node(lines, fill, ink, share, share_w, height, scale):
+    """A fan's output as one node: [product box | output box], both rounded; the edge lands on the first.
+
+    The product box (in the edge's colour) says what the edge brought; outputs the fan
+    does not reach keep an empty box of the same width, so the outputs' own boxes stay a grid.
+    """
+    border = max(1, round(scale))
+    inner = f'border="{border}" cellborder="0" cellspacing="0" cellpadding="{max(1, round(2 * scale))}"'
+    box_h = round(72 * height)
+
+    def text(rows, colour):
+        return f'<font color="{colour}">' + "<br/>".join(html.escape(r, quote=True) for r in rows) + "</font>"
+    if share is None:
+        left = f'<td width="{round(72 * share_w)}" height="{box_h}"></td>'
+    else:
+        rows, colour = share
+        left = (f'<td><table style="rounded" {inner} color="{colour}" bgcolor="white">'
+                f'<tr><td width="{round(72 * share_w) - 2 * border}" height="{box_h - 2 * border}">'
+                f'{text(rows, colour)}</td></tr></table></td>')
+    right = (f'<td><table style="rounded" {inner} bgcolor="{fill}"><tr>'
+             f'<td width="{round(72 * 0.6 * scale) - 2 * border}" height="{box_h - 2 * border}">'
+             f'{text(lines, ink)}</td></tr></table></td>')
+    return (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="0"><tr>{left}'
+            f'<td width="{round(72 * SHARE_GAP * scale)}"></td>{right}</tr></table>>')
+
+
 def focused(weight, output):
     """Whether a weight or output focus tints the inputs that take part."""
     return weight is not None or output is not None
 
 
-def _legend(focus_x, shown, gradients, slice_note, place):
-    """The picture's footer: what an edge means, and the conv's settings (everything counted from 1)."""
+def _legend(focus_x, shown, gradients, slice_note, place, fan):
+    """The picture's footer: what an edge means, and the conv's settings (everything counted from 1).
+
+    A fan (a weight or input focus) writes each product in the box its edge lands on, not on the edge."""
+    where = "in the box the edge lands on" if fan else "on the edge"
     if focus_x is not None:
         name = input_name(focus_x)
-        legend = [f"edge {name} -> o: {name} was multiplied by the weight named on the edge, inside o" + slice_note]
+        legend = [f"edge {name} -> o: {name} was multiplied by the weight named {where}, inside o" + slice_note]
         if gradients:
             total = " + ".join(f"{signed(t.weight.data)}\u00b7{signed(t.out.grad)}" for t in shown[:6])
             more = " + ..." if len(shown) > 6 else ""
             legend.append(f"dL/d{name} = sum of W x dL/do over its edges = {total}{more} = {number(focus_x.grad)}")
             legend.append("(the filter flipped, slid over dL/do)")
     else:
-        legend = ["edge W -> o: W multiplied the input named on the edge, inside o" + slice_note]
-        if gradients:
+        legend = [f"edge W -> o: W multiplied the input named {where}, inside o" + slice_note]
+        if gradients and fan:
+            legend.append("after backward: box = that input's value x dL/do (its share); dL/dW = the sum of the boxes")
+        elif gradients:
             legend.append("after backward: edge = that input's value x dL/do (its share); "
                           "dL/dW = the sum of W's edges")
     legend.append(f"stride {_pair(place.stride)}, dilation {_pair(place.dilation)}"
