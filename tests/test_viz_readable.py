@@ -352,8 +352,15 @@ def test_summary_past_six_terms_keeps_the_live_ones_and_drops_losing_routes():
     term = next(t for t in read_conv(o, W).terms if t.out is winner and t.weight is W[0, 1])
     assert f"dL/dW12 = {term.x.name}\u00b7dL/d{winner.name}   (its other 24 terms meet dL/do = 0)" in lines
     assert W[0, 1].grad == pytest.approx(term.x.data * winner.grad, rel=1e-12)
-    routes = [e for e in json.loads(graph.pipe(format="json"))["edges"] if "max:" in e.get("label", "")]
-    assert len(routes) == 1 and "winner" in routes[0]["label"]
+    # a fan leaves the max's routes unlabelled (they converge): the winner's solid line is the one route
+    # drawn, from the winner, and the pool's title says what a solid line means
+    layout = json.loads(graph.pipe(format="json"))
+    names_of = {obj["_gvid"]: obj["name"] for obj in layout["objects"]}
+    routes = [e for e in layout["edges"] if names_of[e["head"]] == "p11"]
+    assert [(names_of[e["tail"]], e.get("style"), e.get("label")) for e in routes] == [(winner.name, "solid", None)]
+    title = next(texts for name, (_, texts, _) in nodes.items() if any(t[3] == "pool" for t in texts))
+    assert "max: the winner (solid) gets dL/dp, x1" in [t[3] for t in title]
+    assert label_clashes(graph) == []
 
 
 @needs_dot
@@ -394,7 +401,7 @@ def _text_boxes(ops):
     """The boxes (x0, y0, x1, y1) an xdot op list paints: its filled polygons and its lines of text."""
     boxes, size = [], 14.0
     for op in ops:
-        if op["op"] in ("P", "p") and op["op"] == "P":
+        if op["op"] == "P":  # a filled polygon: the white box behind a label
             xs, ys = zip(*op["points"])
             boxes.append((min(xs), min(ys), max(xs), max(ys)))
         elif op["op"] == "F":
@@ -462,12 +469,14 @@ FANS = [  # (image, filter, stride, padding, dilation, pool): the seed, then lar
     ((5, 5), (2, 2), (2, 2), (1, 1), (1, 1), None),
     ((6, 6), (3, 3), (1, 1), (0, 0), (2, 2), "global"),
     ((5, 5), (2, 2), (1, 1), (1, 1), (2, 2), None),
+    ((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), ("max", 2)),  # a max's routes converge on p11
+    ((5, 5), (2, 2), (1, 1), (0, 0), (1, 1), ("max", 2)),
 ]
 
 
 @needs_dot
 @pytest.mark.parametrize("case", FANS, ids=lambda c: "{}x{} k{}x{} s{} p{} d{} {}".format(
-    *c[0], *c[1], c[2][0], c[3][0], c[4][0], c[5]))
+    *c[0], *c[1], c[2][0], c[3][0], c[4][0], "".join(map(str, c[5])) if isinstance(c[5], tuple) else c[5]))
 @pytest.mark.parametrize("kind", ["weight", "input"])
 def test_fan_labels_touch_no_other_edge_and_no_other_label(case, kind):
     size, kernel, stride, padding, dilation, pool = case

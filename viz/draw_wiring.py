@@ -15,10 +15,17 @@ All edges at once are a tangle past the seed's 16, so by default the picture
 is viz.panels' small multiples (one input grid per weight), and the edges are
 drawn for one focus:
 
-    weight="W12"   W12's fan-out: every output it feeds, labelled with the input it met there;
+    weight="W12"   W12's fan-out: every output it feeds, with the input it met there;
     output="o22"   o22's window: its inputs and weights;
-    input="I23"    I23's reach: edges I23 -> o_ij labelled with the weight W_ab it met there,
+    input="I23"    I23's reach: edges I23 -> o_ij with the weight W_ab it met there,
                    whose shares W_ab * dL/do_ij add up to dL/dI23 (the flipped filter).
+
+The two fans (weight, input) write each product in a box at the front of the
+output its edge lands on ([I12 2*6.75 = 13.5 | o11 ...]), not on the edge:
+neato routes a fan's edges around the nodes, so they bunch, and a label at an
+edge's midpoint would lie on its neighbours; a node's text is an obstacle
+every edge avoids. (A max pool's routes in a fan go unlabelled for the same
+reason; the pool's title says solid = the winner.)
 
 Positions are pinned (neato, pos="x,y!"), so grids are drawn as grids. The
 filter's cells are spaced so that no two edge labels land on the same spot:
@@ -331,7 +338,7 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     if pooled is not None:
         _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size,
                    (1.3 if fan else 2) * GAP, losers=caption is None,
-                   routes_from=reached if focus_o is not None or focus_x is not None else None)
+                   routes_from=reached if focus_o is not None or focus_x is not None else None, labels=not fan)
     return dot
 
 
@@ -413,11 +420,14 @@ def _pair(p):
 
 
 def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size, gap,
-               losers=True, routes_from=None):
+               losers=True, routes_from=None, labels=True):
     """Pooled Values as their own grid right of the outputs, each edge o -> p saying how much of dL/dp comes back.
 
     routes_from: draw only the routes from these outputs (an output or pixel focus), so the pool
-    step shown is the one the focus's gradient came through. Column j of the pooled grid is its
+    step shown is the one the focus's gradient came through.
+    labels: False leaves a max's routes unlabelled (a fan: its routes converge where a label would lie
+    on the others); the line says it (solid green: the winner, x1; dashed grey: x0), the pool's title
+    says so once, and names any tie. Column j of the pooled grid is its
     own column; row i sits at the mean height of its window's outputs (pool windows of different
     rows never share their mean height), so no two pooled Values share a spot.
     """
@@ -449,7 +459,7 @@ def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, h
                 continue
             lost = r.kind == "max" and r.fraction == 0.0
             edge_label = {}
-            if r.kind == "max":
+            if r.kind == "max" and labels:
                 lines = [_route_text(r, tied.get(p), names)]
                 if gradients:
                     lines.append(f"dL/do += {number(r.gradient)}")
@@ -464,9 +474,18 @@ def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, h
         one = len(by_pool) == 1 and gradients
         note = f"dL/dp x {share}" + (f" = {number(means[0].gradient)}" if one else "")
         title.append(f'<font point-size="{size["edge"]}" color="#2e7d32">mean: each o gets<br/>{html.escape(note)}</font>')
-    dot.node(ids(None, "title"), "<" + "<br/>".join(title) + ">",
-             pos=at(x_pool, header_y + (0.25 * scale if means else 0)), shape="plaintext", style="",
-             fontsize=size["title"])
+    notes = []
+    if not labels and any(r.kind == "max" for rs in by_pool.values() for r in rs):
+        notes = ["max: the winner (solid) gets dL/dp, x1"] + (["the others (dashed) get 0"] if losers else [])
+        for p, equal in tied.items():
+            if p in by_pool:
+                notes.append(f"tie in {names[p]}: {' = '.join(names[o] for o in equal)}; "
+                             f"the first, {names[equal[0]]}, gets it")
+        title.append(f'<font point-size="{size["edge"]}" color="#2e7d32">'
+                     + "<br/>".join(html.escape(line) for line in notes) + "</font>")
+    lift = 0.25 * scale if means else 0.14 * scale * len(notes)  # the notes grow up, away from the pooled grid
+    dot.node(ids(None, "title"), "<" + "<br/>".join(title) + ">", pos=at(x_pool, header_y + lift),
+             shape="plaintext", style="", fontsize=size["title"])
 
 
 def _route_text(r, tie, names):
