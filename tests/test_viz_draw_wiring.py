@@ -95,9 +95,13 @@ def test_focus_on_one_weight_and_one_output():
         assert edges[("W12", h)] == []
         g = outs[h].grad
         assert nodes[h][2][:4] == [x.name, f"{x.data:.6g}\u00b7{bracketed(g)}", f"= {x.data * g:.6g}", h]
-    _, edges = render(viz.draw_conv_wiring(o, W, I, output=(1, 0)))
-    assert {k: v[0] for k, v in edges.items()} == {("W11", "o21"): "I21", ("W12", "o21"): "I22",
-                                                    ("W21", "o21"): "I31", ("W22", "o21"): "I32"}
+    nodes, edges = render(viz.draw_conv_wiring(o, W, I, output=(1, 0)))
+    # an output focus writes each product into the weight its edge leaves (a box after the weight's own text)
+    assert sorted(edges) == [(w, "o21") for w in ("W11", "W12", "W21", "W22")]
+    g = o[1, 0].grad
+    for w, x in zip(W.flat, (I[1, 0], I[1, 1], I[2, 0], I[2, 1])):
+        assert nodes[w.name][2] == [w.name, f"{w.data:.6g}", "dL/dW", f"= {w.grad:.6g}",
+                                    x.name, f"{x.data:.6g}\u00b7{bracketed(g)}", f"= {x.data * g:.6g}"]
     with pytest.raises(ValueError, match="no weight named"):
         viz.draw_conv_wiring(o, W, weight="W33")
 

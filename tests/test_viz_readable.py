@@ -191,23 +191,24 @@ def test_focus_pictures_never_overlap_and_draw_exactly_the_focus_edges(size, ker
         assert [n for n in nodes if n.startswith("panel_")] == [f"panel_{a + 1}_{b + 1}"]
         return
     # the focus's edges are the products it takes part in; the rest are the pool's routes (a max's say
-    # "max:"; a mean's carry no label, its share is said once by the pool's title). An output focus labels
-    # its edges; a fan (weight, input) writes each product into the box of its output the edge lands on.
-    fan = kind != "output"
-    shapes = {obj["_gvid"]: obj.get("shape") for obj in graph["objects"]}  # a fan's outputs: HTML, shape none
-    conv_edges = [e for e in graph.get("edges", []) if shapes[e["head"]] == "none"] if fan else \
-        [e for e in graph.get("edges", []) if e.get("label") and "max:" not in e["label"]]
+    # "max:"; a mean's carry no label, its share is said once by the pool's title). Each product is written
+    # into a node with a box beside its own (HTML, shape none): a fan's (weight, input) into the output the
+    # edge lands on, [product | output], an output focus's into the weight it leaves, [weight | product].
+    boxed_end = "tail" if kind == "output" else "head"
+    shapes = {obj["_gvid"]: obj.get("shape") for obj in graph["objects"]}
+    conv_edges = [e for e in graph.get("edges", []) if shapes[e[boxed_end]] == "none"]
     mine = [t for t in terms if {"weight": t.weight, "output": t.out, "input": t.x}[kind] is pick]
     assert len(conv_edges) == len(mine)
     if name in ("I", "x"):  # names then never clash, so node ids are the names: the focus is at one end
         end = "head" if kind == "output" else "tail"
         assert {names_of[e[end]] for e in conv_edges} == ({pick.name} if mine else set())
-    if fan:  # each edge lands on its output, which names the product's other factor and the share it sent back
-        landed = sorted(tuple(text for _, _, _, text in nodes[names_of[e["head"]]][1][:4]) for e in conv_edges)
-        products = sorted((other.name, f"{factor(other.data)}\u00b7{factor(t.out.grad)}",
-                           f"= {written(other.data * t.out.grad)}", t.out.name)
-                          for t in mine for other in [t.weight if kind == "input" else t.x])
-        assert landed == products
+    # the box names the product's other factor and the share it sent back; its node is the output (weight)
+    texts = [[text for _, _, _, text in nodes[names_of[e[boxed_end]]][1]] for e in conv_edges]
+    boxes = sorted(tuple(t[4:7] + t[:1] if kind == "output" else t[:4]) for t in texts)
+    products = sorted((other.name, f"{factor(other.data)}\u00b7{factor(t.out.grad)}",
+                       f"= {written(other.data * t.out.grad)}", (t.weight if kind == "output" else t.out).name)
+                      for t in mine for other in [t.weight if kind == "input" else t.x])
+    assert boxes == products
 
 
 def written(x):
@@ -383,7 +384,7 @@ def test_panels_speak_of_the_grids_own_letters():
     assert "dL/dW" not in words and "dL/do" not in words
 
 
-# --- where a fan of edges bunches, no label may sit on another edge (the README's lead picture) ---
+# --- where a focus's edges bunch, no label may sit on another edge (the README's lead picture) ---
 
 def _bezier_points(points, step=1.0):
     """Points along a piecewise cubic Bezier (graphviz's "b" op), no two more than about `step` points apart."""
@@ -477,11 +478,11 @@ FANS = [  # (image, filter, stride, padding, dilation, pool): the seed, then lar
 @needs_dot
 @pytest.mark.parametrize("case", FANS, ids=lambda c: "{}x{} k{}x{} s{} p{} d{} {}".format(
     *c[0], *c[1], c[2][0], c[3][0], c[4][0], "".join(map(str, c[5])) if isinstance(c[5], tuple) else c[5]))
-@pytest.mark.parametrize("kind", ["weight", "input"])
-def test_fan_labels_touch_no_other_edge_and_no_other_label(case, kind):
+@pytest.mark.parametrize("kind", ["weight", "input", "output"])
+def test_focus_labels_touch_no_other_edge_and_no_other_label(case, kind):
     size, kernel, stride, padding, dilation, pool = case
     I, W, o, p = conv(size, kernel, stride, padding, dilation, pool=pool)
-    focus = {"weight": W[0, 0].name, "input": I[size[0] // 2, size[1] // 2].name}[kind]
+    focus = {"weight": W[0, 0].name, "input": I[size[0] // 2, size[1] // 2].name, "output": o[-1, -1].name}[kind]
     scales = (1.5,) if case is not FANS[0] else (1.0, 1.5)
     for scale in scales:
         assert label_clashes(viz.draw_conv_wiring(o, W, I, pooled=p, scale=scale, **{kind: focus})) == []

@@ -20,12 +20,14 @@ drawn for one focus:
     input="I23"    I23's reach: edges I23 -> o_ij with the weight W_ab it met there,
                    whose shares W_ab * dL/do_ij add up to dL/dI23 (the flipped filter).
 
-The two fans (weight, input) write each product in a box at the front of the
-output its edge lands on ([I12 2*6.75 = 13.5 | o11 ...]), not on the edge:
-neato routes a fan's edges around the nodes, so they bunch, and a label at an
-edge's midpoint would lie on its neighbours; a node's text is an obstacle
-every edge avoids. (A max pool's routes in a fan go unlabelled for the same
-reason; the pool's title says solid = the winner.)
+A focus writes each product in a box beside a node, not on the edge: the
+fans (weight, input) at the front of the output the edge lands on
+([I12 2*6.75 = 13.5 | o11 ...]), an output focus after the weight the edge
+leaves ([W11 ... | I22 5*6.75 = 33.75]). neato routes a focus's edges around
+the nodes, so they bunch, and a label at an edge's midpoint would lie on its
+neighbours; a node's text is an obstacle every edge avoids. (A max pool's
+routes in a fan go unlabelled for the same reason; the pool's title says
+solid = the winner.) Without a focus every edge carries its label.
 
 Positions are pinned (neato, pos="x,y!"), so grids are drawn as grids. The
 filter's cells are spaced so that no two edge labels land on the same spot:
@@ -234,26 +236,32 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     w_h = (kh - 1) * filter_step
     # all edges at once need outputs kh (kw) filter steps apart for their labels to miss each other;
     # a focus draws one edge per output (or per weight), so closer outputs suffice
-    fan = focus_w is not None or focus_x is not None
-    # a fan's product is written into the output it reaches (see _share_box): an edge label would sit
-    # where the fan bunches, on the other edges, while a node's text is an obstacle every edge is routed
-    # around. The outputs widen by that box and stand far enough apart for the edges to pass between.
-    # (one product per output: a weight, or a pixel, meets each output at most once)
-    shares = {t.out: (_share_lines(t, reading, focus_x is not None, gradients), colour[t.weight][0])
-              for t in shown} if fan else {}
-    share_w = scale * (CHAR_WIDTH * max((len(line) for lines, _ in shares.values() for line in lines), default=0)
-                       + 0.2) if fan else 0.0
+    fan = focus_w is not None or focus_x is not None  # one weight (pixel) -> many outputs
+    gather = focus_o is not None                       # many weights -> one output
+    # A focus writes each product into a node, not on its edge: a fan's into the output the edge lands
+    # on, an output focus's into the weight it leaves (see _with_product). Edge labels sat where the
+    # edges bunch, on the other edges; a node's text is an obstacle every edge is routed around. Those
+    # nodes widen by the product's box and stand far enough apart for the edges to pass between.
+    # (one product per node: a weight, or a pixel, meets each output at most once)
+    products = {(t.weight if gather else t.out): (_product_lines(t, reading, focus_x is not None, gradients),
+                                                   colour[t.weight][0]) for t in shown} if fan or gather else {}
+    share_w = scale * (CHAR_WIDTH * max((len(line) for lines, _ in products.values() for line in lines), default=0)
+                       + 0.2)
     # an edge ends where its last straight leg, aimed at the node's centre, meets the node's outline: with
-    # the product box at least as wide as the rest, that centre lies in the box, so every edge from the
-    # left lands on the box (a port would name it, but would change the edges' names in SVG titles)
-    share_w = max(share_w, scale * (0.6 + SHARE_GAP + 0.1)) if fan else 0.0
-    out_w = share_w + SHARE_GAP * scale + 0.6 * scale if fan else 0.6 * scale  # an output node's width
-    o_rows = filter_step * (1.2 if fan else kh)
-    o_cols = max(filter_step * 1.6, out_w + 0.9 * scale) if fan else filter_step * kw
+    # the product box at least as wide as the rest, that centre lies in the box, so every edge lands on
+    # (leaves from) the box (a port would name it, but would change the edges' names in SVG titles)
+    share_w = max(share_w, scale * (0.6 + SHARE_GAP + 0.1))
+    boxed_w = share_w + SHARE_GAP * scale + 0.6 * scale  # a node with a product box: its width
+    out_w = boxed_w if fan else 0.6 * scale
+    w_node = boxed_w if gather else 0.6 * scale
+    w_cols = max(filter_step, w_node + 0.9 * scale)      # the filter's columns, apart enough for edges
+    o_rows = filter_step * (1.2 if fan or gather else kh)
+    o_cols = max(filter_step * 1.6, out_w + 0.9 * scale) if fan or gather else filter_step * kw
     o_h = (OH - 1) * o_rows
     top = max(in_h, w_h, o_h) / 2  # every grid centred on y = 0
-    x_w = (cols - 1) * step + GAP + 0.5 * scale
-    x_o = x_w + (kw - 1) * filter_step + (1.3 if fan else 2) * GAP + 0.2 * scale + out_w / 2
+    gap = (1.3 if fan or gather else 2) * GAP
+    x_w = (cols - 1) * step + GAP + 0.2 * scale + w_node / 2
+    x_o = x_w + (kw - 1) * w_cols + w_node / 2 + gap + 0.2 * scale + out_w / 2 - 0.3 * scale
     x_end = x_o + (OW - 1) * o_cols + out_w / 2 - 0.3 * scale  # (the pool is placed from a 0.6-wide output)
 
     highlight = {t.x: colour[t.weight][1] for t in shown if focused(weight, output)}
@@ -284,9 +292,14 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
             lines += ["dL/dW", "= " + number(w.grad)]
         node_id[w] = ids(reading.weight_names[w], "w")
         dim = (focus_w is not None or focus_x is not None) and w not in met
-        dot.node(node_id[w], label(*lines), pos=at(x_w + b * filter_step, w_h / 2 - a * filter_step),
-                 fillcolor="#f4f4f4" if dim else light, color=strong, penwidth=f"{2 * scale:.3g}",
-                 fontcolor="#aaaaaa" if dim else "black", height=tall)
+        where = at(x_w + b * w_cols, w_h / 2 - a * filter_step)
+        if gather:  # [weight | product]: the edge leaves from the product's box
+            dot.node(node_id[w], _with_product(lines, products.get(w), share_w, float(tall), scale, fill=light,
+                                               ink="black", edge=strong, width=2, product_first=False),
+                     pos=where, shape="none", style="", margin="0", width="0", height="0")
+        else:
+            dot.node(node_id[w], label(*lines), pos=where, fillcolor="#f4f4f4" if dim else light, color=strong,
+                     penwidth=f"{2 * scale:.3g}", fontcolor="#aaaaaa" if dim else "black", height=tall)
 
     for index, o in np.ndenumerate(outs):
         i, j = index
@@ -297,8 +310,9 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
         dim = (focus_o is not None or focus_x is not None) and o not in reached
         fill, ink = ("#f4f4f4", "#aaaaaa") if dim else ("#fff8dc", "black")
         where = at(x_o + j * o_cols, o_h / 2 - i * o_rows)
-        if fan:
-            dot.node(node_id[o], _share_node(lines, fill, ink, shares.get(o), share_w, float(tall), scale),
+        if fan:  # [product | output]: the edge lands on the product's box
+            dot.node(node_id[o], _with_product(lines, products.get(o), share_w, float(tall), scale, fill=fill,
+                                               ink=ink),
                      pos=where, shape="none", style="", margin="0", width="0", height="0")
         else:
             dot.node(node_id[o], label(*lines), pos=where, fillcolor=fill, fontcolor=ink, height=tall)
@@ -306,12 +320,14 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     # --- headers and a legend ---
     header_y = top + 0.9 * scale
     in_title = "input" + (" (grey: padding)" if any(not x._prev and x.name == "0" for x in cells) else "")
-    for text, x in ((in_title, (cols - 1) * step / 2), ("filter", x_w + (kw - 1) * filter_step / 2),
+    for text, x in ((in_title, (cols - 1) * step / 2), ("filter", x_w + (kw - 1) * w_cols / 2),
                     ("output", x_o + (OW - 1) * o_cols / 2)):
         dot.node(ids(None, "title"), escape(text), pos=at(x, header_y), shape="plaintext", style="",
                  fontsize=size["title"])
     slice_note = f" (batch {n + 1}, out channel {k + 1}, filter channel {c + 1})" if (N, K, Cg) != (1, 1, 1) else ""
-    legend = _legend(focus_x, shown, gradients, slice_note, place, fan) if caption is None else caption(reading, shown)
+    boxes = "lands on" if fan else "leaves" if gather else None
+    legend = _legend(focus_x, shown, gradients, slice_note, place, boxes) if caption is None \
+        else caption(reading, shown)
     points = FONT["node"] * scale * (1.25 if caption else 1)
     text = label(*legend) if caption is None else graphviz.nohtml("".join(escape(line) + "\\l" for line in legend))
     dot.node(ids(None, "legend"), text, pos=at(x_o / 2, -top - 0.7 * scale - points / 90 * len(legend)),
@@ -320,15 +336,8 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     # --- the edges, one per product shown ---
     for t in shown:
         strong, _ = colour[t.weight]
-        if fan:  # the product is in the output's box the edge lands on
+        if fan or gather:  # the product is in the box the edge lands on (leaves from)
             dot.edge(node_id[t.x if focus_x is not None else t.weight], node_id[t.out], color=strong)
-            continue
-        if focus_x is not None:  # the pixel's reach: x -> o, labelled with the weight it met there
-            lines = [reading.weight_names[t.weight]]
-            if gradients:
-                lines += [f"{signed(t.weight.data)}\u00b7{signed(t.out.grad)}",
-                          f"= {number(t.weight.data * t.out.grad)}"]
-            dot.edge(node_id[t.x], node_id[t.out], label=boxed(lines, strong), color=strong)
             continue
         lines = [input_name(t.x)]
         if gradients:
@@ -337,13 +346,13 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
 
     if pooled is not None:
         _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size,
-                   (1.3 if fan else 2) * GAP, losers=caption is None,
+                   gap, losers=caption is None,
                    routes_from=reached if focus_o is not None or focus_x is not None else None, labels=not fan)
     return dot
 
 
-def _share_lines(t, reading, by_input, gradients):
-    """What a fan's edge brought into its output: the factor met there (the input a weight multiplied,
+def _product_lines(t, reading, by_input, gradients):
+    """What an edge of a focus carries: the factor met in its output (the input a weight multiplied,
     or the weight a pixel met), and after backward() the share x . dL/do it sends back."""
     other = t.weight if by_input else t.x
     lines = [reading.weight_names[t.weight] if by_input else input_name(t.x)]
@@ -352,30 +361,34 @@ def _share_lines(t, reading, by_input, gradients):
     return lines
 
 
-def _share_node(lines, fill, ink, share, share_w, height, scale):
-    """A fan's output as one node: [product box | output box], both rounded; the edge lands on the first.
+def _with_product(lines, product, share_w, height, scale, *, fill, ink, edge="black", width=1,
+                  product_first=True):
+    """A node with a product's box beside its own: [product | node] (an output) or [node | product] (a weight).
 
-    The product box (in the edge's colour) says what the edge brought; outputs the fan
-    does not reach keep an empty box of the same width, so the outputs' own boxes stay a grid.
+    lines: the node's own text, in a rounded box filled `fill`, text `ink`, outlined `edge` `width`
+    points wide (x scale). product: (lines, colour) or None: the box, in its edge's colour, says what
+    the edge carried; a node without one keeps an empty cell as wide, so the nodes' own boxes stay a grid.
     """
     border = max(1, round(scale))
-    inner = f'border="{border}" cellborder="0" cellspacing="0" cellpadding="{max(1, round(2 * scale))}"'
+    inner = f'cellborder="0" cellspacing="0" cellpadding="{max(1, round(2 * scale))}"'
     box_h = round(72 * height)
 
     def text(rows, colour):
         return f'<font color="{colour}">' + "<br/>".join(html.escape(r, quote=True) for r in rows) + "</font>"
-    if share is None:
-        left = f'<td width="{round(72 * share_w)}" height="{box_h}"></td>'
+    if product is None:
+        side = f'<td width="{round(72 * share_w)}" height="{box_h}"></td>'
     else:
-        rows, colour = share
-        left = (f'<td><table style="rounded" {inner} color="{colour}" bgcolor="white">'
+        rows, colour = product
+        side = (f'<td><table style="rounded" border="{border}" {inner} color="{colour}" bgcolor="white">'
                 f'<tr><td width="{round(72 * share_w) - 2 * border}" height="{box_h - 2 * border}">'
                 f'{text(rows, colour)}</td></tr></table></td>')
-    right = (f'<td><table style="rounded" {inner} bgcolor="{fill}"><tr>'
-             f'<td width="{round(72 * 0.6 * scale) - 2 * border}" height="{box_h - 2 * border}">'
-             f'{text(lines, ink)}</td></tr></table></td>')
-    return (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="0"><tr>{left}'
-            f'<td width="{round(72 * SHARE_GAP * scale)}"></td>{right}</tr></table>>')
+    own_border = max(1, round(width * scale))
+    own = (f'<td><table style="rounded" border="{own_border}" {inner} color="{edge}" bgcolor="{fill}"><tr>'
+           f'<td width="{round(72 * 0.6 * scale) - 2 * own_border}" height="{box_h - 2 * own_border}">'
+           f'{text(lines, ink)}</td></tr></table></td>')
+    cells = [side, f'<td width="{round(72 * SHARE_GAP * scale)}"></td>', own]
+    return ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="0"><tr>'
+            + "".join(cells if product_first else cells[::-1]) + "</tr></table>>")
 
 
 def focused(weight, output):
@@ -383,11 +396,12 @@ def focused(weight, output):
     return weight is not None or output is not None
 
 
-def _legend(focus_x, shown, gradients, slice_note, place, fan):
+def _legend(focus_x, shown, gradients, slice_note, place, boxes):
     """The picture's footer: what an edge means, and the conv's settings (everything counted from 1).
 
-    A fan (a weight or input focus) writes each product in the box its edge lands on, not on the edge."""
-    where = "in the box the edge lands on" if fan else "on the edge"
+    boxes: where a focus wrote each product instead of on its edge: "lands on" (a weight or input focus:
+    the output's box) or "leaves" (an output focus: the weight's box); None: on the edge."""
+    where = f"in the box the edge {boxes}" if boxes else "on the edge"
     if focus_x is not None:
         name = input_name(focus_x)
         legend = [f"edge {name} -> o: {name} was multiplied by the weight named {where}, inside o" + slice_note]
@@ -398,8 +412,10 @@ def _legend(focus_x, shown, gradients, slice_note, place, fan):
             legend.append("(the filter flipped, slid over dL/do)")
     else:
         legend = [f"edge W -> o: W multiplied the input named {where}, inside o" + slice_note]
-        if gradients and fan:
+        if gradients and boxes == "lands on":
             legend.append("after backward: box = that input's value x dL/do (its share); dL/dW = the sum of the boxes")
+        elif gradients and boxes:
+            legend.append("after backward: box = that input's value x dL/do, this output's share of dL/dW")
         elif gradients:
             legend.append("after backward: edge = that input's value x dL/do (its share); "
                           "dL/dW = the sum of W's edges")
