@@ -71,9 +71,10 @@ print("    = " + " + ".join(f"{num(value[x])}*{num(value[w])}" for x, w in o11) 
     ("markdown", """
 ## 2. One filter value is used at every output
 
-Follow W11: it feeds all four outputs, each time multiplying a different pixel (the edge labels). The pool
-on the right takes the average, so each output passes on 1/4 of dL/dp. By the chain rule, W11's gradient
-has one term per output it fed: `dL/do_ij * (the pixel W11 multiplied there)`.
+Follow W11: it feeds all four outputs, each time multiplying a different pixel (named in the box each
+edge lands on, with the term it sends back). The pool on the right takes the average, so each output
+passes on 1/4 of dL/dp. By the chain rule, W11's gradient has one term per output it fed:
+`dL/do_ij * (the pixel W11 multiplied there)`.
 """),
     ("code", """
 viz.draw_conv_wiring(o, W, I, weight="W11", pooled=p)

@@ -26,7 +26,7 @@ def render(digraph):
             first = next(g.iter(f"{SVG}text"), None)
             nodes[title.text] = (float(first.get("x")), float(first.get("y")), texts) if first is not None else None
         elif g.get("class") == "edge":
-            tail, head = title.text.split("->")
+            tail, head = (end.split(":")[0] for end in title.text.split("->"))  # (a port, "o11:w", is dropped)
             edges[(tail, head)] = texts
     return nodes, edges
 
@@ -74,17 +74,34 @@ def test_before_backward_edges_carry_only_the_input():
     nodes, edges = render(viz.draw_conv_wiring(o, W, I, layout="edges"))
     assert all(len(texts) == 1 for texts in edges.values())
     assert not any("dL/dW" in " ".join(n[2]) for n in nodes.values() if n)
+    nodes, _ = render(viz.draw_conv_wiring(o, W, I, weight="W12"))  # a fan's box: the input alone
+    assert [nodes[h][2] for h in ("o11", "o22")] == [["I12", "o11", "9.5"], ["I23", "o22", f"{o[1, 1].data:.6g}"]]
+
+
+def bracketed(x):
+    """A factor as the pictures write it: a negative one in brackets."""
+    return f"({x:.6g})" if x < 0 else f"{x:.6g}"
 
 
 @needs_dot
 def test_focus_on_one_weight_and_one_output():
     I, W, o, _ = seed()
-    _, edges = render(viz.draw_conv_wiring(o, W, I, weight="W12"))
+    nodes, edges = render(viz.draw_conv_wiring(o, W, I, weight="W12"))
     assert sorted(edges) == [("W12", h) for h in ("o11", "o12", "o21", "o22")]
-    assert [edges[("W12", h)][0] for h in ("o11", "o12", "o21", "o22")] == ["I12", "I13", "I22", "I23"]
-    _, edges = render(viz.draw_conv_wiring(o, W, I, output=(1, 0)))
-    assert {k: v[0] for k, v in edges.items()} == {("W11", "o21"): "I21", ("W12", "o21"): "I22",
-                                                    ("W21", "o21"): "I31", ("W22", "o21"): "I32"}
+    # a fan writes each product into the output its edge lands on (a box before the output's own text):
+    # the input W12 multiplied there, then its share input * dL/do
+    outs = {v.name: v for v in o.flat}
+    for h, x in zip(("o11", "o12", "o21", "o22"), (I[0, 1], I[0, 2], I[1, 1], I[1, 2])):
+        assert edges[("W12", h)] == []
+        g = outs[h].grad
+        assert nodes[h][2][:4] == [x.name, f"{x.data:.6g}\u00b7{bracketed(g)}", f"= {x.data * g:.6g}", h]
+    nodes, edges = render(viz.draw_conv_wiring(o, W, I, output=(1, 0)))
+    # an output focus writes each product into the weight its edge leaves (a box after the weight's own text)
+    assert sorted(edges) == [(w, "o21") for w in ("W11", "W12", "W21", "W22")]
+    g = o[1, 0].grad
+    for w, x in zip(W.flat, (I[1, 0], I[1, 1], I[2, 0], I[2, 1])):
+        assert nodes[w.name][2] == [w.name, f"{w.data:.6g}", "dL/dW", f"= {w.grad:.6g}",
+                                    x.name, f"{x.data:.6g}\u00b7{bracketed(g)}", f"= {x.data * g:.6g}"]
     with pytest.raises(ValueError, match="no weight named"):
         viz.draw_conv_wiring(o, W, weight="W33")
 

@@ -191,13 +191,35 @@ def test_focus_pictures_never_overlap_and_draw_exactly_the_focus_edges(size, ker
         assert [n for n in nodes if n.startswith("panel_")] == [f"panel_{a + 1}_{b + 1}"]
         return
     # the focus's edges are the products it takes part in; the rest are the pool's routes (a max's say
-    # "max:"; a mean's carry no label, its share is said once by the pool's title)
-    conv_edges = [e for e in graph.get("edges", []) if e.get("label") and "max:" not in e["label"]]
+    # "max:"; a mean's carry no label, its share is said once by the pool's title). Each product is written
+    # into a node with a box beside its own (HTML, shape none): a fan's (weight, input) into the output the
+    # edge lands on, [product | output], an output focus's into the weight it leaves, [weight | product].
+    boxed_end = "tail" if kind == "output" else "head"
+    shapes = {obj["_gvid"]: obj.get("shape") for obj in graph["objects"]}
+    conv_edges = [e for e in graph.get("edges", []) if shapes[e[boxed_end]] == "none"]
     mine = [t for t in terms if {"weight": t.weight, "output": t.out, "input": t.x}[kind] is pick]
     assert len(conv_edges) == len(mine)
     if name in ("I", "x"):  # names then never clash, so node ids are the names: the focus is at one end
         end = "head" if kind == "output" else "tail"
         assert {names_of[e[end]] for e in conv_edges} == ({pick.name} if mine else set())
+    # the box names the product's other factor and the share it sent back; its node is the output (weight)
+    texts = [[text for _, _, _, text in nodes[names_of[e[boxed_end]]][1]] for e in conv_edges]
+    boxes = sorted(tuple(t[4:7] + t[:1] if kind == "output" else t[:4]) for t in texts)
+    products = sorted((other.name, f"{factor(other.data)}\u00b7{factor(t.out.grad)}",
+                       f"= {written(other.data * t.out.grad)}", (t.weight if kind == "output" else t.out).name)
+                      for t in mine for other in [t.weight if kind == "input" else t.x])
+    assert boxes == products
+
+
+def written(x):
+    """A number as the pictures write it: 6 significant digits, and -0 as 0."""
+    text = f"{x:.6g}"
+    return "0" if text == "-0" else text
+
+
+def factor(x):
+    """A factor of a product as the pictures write it: a negative one in brackets."""
+    return f"({written(x)})" if x < 0 else written(x)
 
 
 @needs_dot
@@ -223,10 +245,12 @@ def test_focus_on_an_input_pixel_draws_its_reach_and_its_gradient():
     edges = json.loads(viz.draw_conv_wiring(o, W, I, input="I23").pipe(format="json"))["edges"]
     ids = {obj["_gvid"]: obj["name"] for obj in json.loads(viz.draw_conv_wiring(o, W, I, input="I23")
                                                           .pipe(format="json"))["objects"]}
-    reach = {(ids[e["tail"]], ids[e["head"]]): e["label"] for e in edges}
+    reach = {(ids[e["tail"]], ids[e["head"]]): e.get("label") for e in edges}
     assert set(reach) == {("I23", "o12"), ("I23", "o22")}     # I23 sits in the windows of o12 and o22
-    assert "W22" in reach[("I23", "o12")] and "W12" in reach[("I23", "o22")]
-    assert "(-1)\u00b7" in reach[("I23", "o22")]               # a negative factor keeps its brackets
+    # each edge lands on its output's box, which names the weight I23 met there and its share W * dL/do
+    met = {out: [t[3] for t in nodes[out][1][:3]] for out in ("o12", "o22")}
+    assert met["o12"] == ["W22", f"0.5\u00b7{factor(o[0, 1].grad)}", f"= {0.5 * o[0, 1].grad:.6g}"]
+    assert met["o22"][:2] == ["W12", f"(-1)\u00b7{factor(o[1, 1].grad)}"]  # a negative factor keeps its brackets
     expected = W[1, 1].data * o[0, 1].grad + W[0, 1].data * o[1, 1].grad
     assert I[1, 2].grad == pytest.approx(expected, rel=1e-12)
     assert f"= {I[1, 2].grad:.6g}" in " ".join(t[3] for t in nodes["I23"][1])
@@ -329,8 +353,15 @@ def test_summary_past_six_terms_keeps_the_live_ones_and_drops_losing_routes():
     term = next(t for t in read_conv(o, W).terms if t.out is winner and t.weight is W[0, 1])
     assert f"dL/dW12 = {term.x.name}\u00b7dL/d{winner.name}   (its other 24 terms meet dL/do = 0)" in lines
     assert W[0, 1].grad == pytest.approx(term.x.data * winner.grad, rel=1e-12)
-    routes = [e for e in json.loads(graph.pipe(format="json"))["edges"] if "max:" in e.get("label", "")]
-    assert len(routes) == 1 and "winner" in routes[0]["label"]
+    # a fan leaves the max's routes unlabelled (they converge): the winner's solid line is the one route
+    # drawn, from the winner, and the pool's title says what a solid line means
+    layout = json.loads(graph.pipe(format="json"))
+    names_of = {obj["_gvid"]: obj["name"] for obj in layout["objects"]}
+    routes = [e for e in layout["edges"] if names_of[e["head"]] == "p11"]
+    assert [(names_of[e["tail"]], e.get("style"), e.get("label")) for e in routes] == [(winner.name, "solid", None)]
+    title = next(texts for name, (_, texts, _) in nodes.items() if any(t[3] == "pool" for t in texts))
+    assert "max: the winner (solid) gets dL/dp, x1" in [t[3] for t in title]
+    assert label_clashes(graph) == []
 
 
 @needs_dot
@@ -351,3 +382,109 @@ def test_panels_speak_of_the_grids_own_letters():
     words = " ".join(t[3] for n, (_, texts, _) in drawn(viz.draw_conv_wiring(q, U, o, layout="panels")).items() for t in texts)
     assert "filter U" in words and "outputs q and dL/dq" in words and f"dL/dU {U[0, 0].grad:.6g}" in words
     assert "dL/dW" not in words and "dL/do" not in words
+
+
+# --- where a focus's edges bunch, no label may sit on another edge (the README's lead picture) ---
+
+def _bezier_points(points, step=1.0):
+    """Points along a piecewise cubic Bezier (graphviz's "b" op), no two more than about `step` points apart."""
+    pts = np.asarray(points, dtype=float)
+    out = [pts[0]]
+    for k in range(0, len(pts) - 3, 3):
+        p0, p1, p2, p3 = pts[k:k + 4]
+        n = max(2, int(np.ceil((np.linalg.norm(p1 - p0) + np.linalg.norm(p2 - p1) + np.linalg.norm(p3 - p2)) / step)))
+        t = np.linspace(0.0, 1.0, n + 1)[1:, None]
+        out.extend((1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * p1 + 3 * (1 - t) * t ** 2 * p2 + t ** 3 * p3)
+    return np.array(out)
+
+
+def _text_boxes(ops):
+    """The boxes (x0, y0, x1, y1) an xdot op list paints: its filled polygons and its lines of text."""
+    boxes, size = [], 14.0
+    for op in ops:
+        if op["op"] == "P":  # a filled polygon: the white box behind a label
+            xs, ys = zip(*op["points"])
+            boxes.append((min(xs), min(ys), max(xs), max(ys)))
+        elif op["op"] == "F":
+            size = op["size"]
+        elif op["op"] == "T":
+            x, y = op["pt"]
+            x0 = {"l": x, "c": x - op["width"] / 2, "r": x - op["width"]}[op["align"]]
+            boxes.append((x0, y - 0.25 * size, x0 + op["width"], y + 0.8 * size))
+    return boxes
+
+
+def _inside(points, box, margin=0.5):
+    x0, y0, x1, y1 = box
+    return bool(np.any((points[:, 0] > x0 + margin) & (points[:, 0] < x1 - margin)
+                       & (points[:, 1] > y0 + margin) & (points[:, 1] < y1 - margin)))
+
+
+def _overlap(a, b, margin=0.5):
+    return min(a[2], b[2]) - max(a[0], b[0]) > margin and min(a[3], b[3]) - max(a[1], b[1]) > margin
+
+
+def label_clashes(digraph):
+    """Every way a label is hard to read in what Graphviz drew: [] when none.
+
+    A label is an edge's label (its painted box and text) or a node's text. Clashes: an edge's path
+    crossing another edge's label, or any node other than the two it joins (a product written into
+    a node is that node's text), and two edge labels, or an edge label and a node, overlapping.
+    """
+    layout = json.loads(digraph.pipe(format="json"))
+    names = {obj["_gvid"]: obj["name"] for obj in layout["objects"]}
+    nodes = {}
+    for obj in layout["objects"]:
+        if "pos" in obj and "nodes" not in obj:
+            x, y = map(float, obj["pos"].split(","))
+            w, h = 72 * float(obj["width"]), 72 * float(obj["height"])
+            nodes[obj["name"]] = (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+    edges = []
+    for e in layout.get("edges", []):
+        path = np.concatenate([_bezier_points(op["points"]) for op in e["_draw_"] if op["op"] == "b"])
+        boxes = _text_boxes(e.get("_ldraw_", []))
+        label = tuple(np.r_[np.min([b[:2] for b in boxes], axis=0), np.max([b[2:] for b in boxes], axis=0)]) \
+            if boxes else None
+        edges.append((f"{names[e['tail']]}->{names[e['head']]}", names[e["tail"]], names[e["head"]], path, label))
+    clashes = []
+    for k, (name, tail, head, path, label) in enumerate(edges):
+        for node, box in nodes.items():
+            if node not in (tail, head) and _inside(path, box):
+                clashes.append(f"edge {name} crosses node {node}")
+            if label is not None and _overlap(label, box):
+                clashes.append(f"the label of {name} lies on node {node}")
+        for other, _, _, other_path, other_label in edges[:k] + edges[k + 1:]:
+            if label is not None and _inside(other_path, label):
+                clashes.append(f"edge {other} crosses the label of {name}")
+            if label is not None and other_label is not None and other < name and _overlap(label, other_label):
+                clashes.append(f"the labels of {name} and {other} overlap")
+    return clashes
+
+
+FANS = [  # (image, filter, stride, padding, dilation, pool): the seed, then larger cases
+    ((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), "global"),
+    ((5, 5), (3, 3), (1, 1), (0, 0), (1, 1), None),
+    ((6, 6), (2, 2), (1, 1), (0, 0), (1, 1), "global"),
+    ((5, 5), (3, 3), (1, 1), (1, 1), (1, 1), "global"),   # 25 outputs
+    ((6, 6), (3, 3), (2, 2), (0, 0), (1, 1), None),
+    ((5, 5), (2, 2), (2, 2), (1, 1), (1, 1), None),
+    ((6, 6), (3, 3), (1, 1), (0, 0), (2, 2), "global"),
+    ((5, 5), (2, 2), (1, 1), (1, 1), (2, 2), None),
+    ((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), ("max", 2)),  # a max's routes converge on p11
+    ((5, 5), (2, 2), (1, 1), (0, 0), (1, 1), ("max", 2)),
+]
+
+
+@needs_dot
+@pytest.mark.parametrize("case", FANS, ids=lambda c: "{}x{} k{}x{} s{} p{} d{} {}".format(
+    *c[0], *c[1], c[2][0], c[3][0], c[4][0], "".join(map(str, c[5])) if isinstance(c[5], tuple) else c[5]))
+@pytest.mark.parametrize("kind", ["weight", "input", "output"])
+def test_focus_labels_touch_no_other_edge_and_no_other_label(case, kind):
+    size, kernel, stride, padding, dilation, pool = case
+    I, W, o, p = conv(size, kernel, stride, padding, dilation, pool=pool)
+    focus = {"weight": W[0, 0].name, "input": I[size[0] // 2, size[1] // 2].name, "output": o[-1, -1].name}[kind]
+    scales = (1.5,) if case is not FANS[0] else (1.0, 1.5)
+    for scale in scales:
+        assert label_clashes(viz.draw_conv_wiring(o, W, I, pooled=p, scale=scale, **{kind: focus})) == []
+    if case is FANS[0] and kind == "weight":  # the README's summary: the same fan over its equation
+        assert label_clashes(viz.draw_summary(o, W, I, weight=focus, pooled=p)) == []

@@ -15,10 +15,19 @@ All edges at once are a tangle past the seed's 16, so by default the picture
 is viz.panels' small multiples (one input grid per weight), and the edges are
 drawn for one focus:
 
-    weight="W12"   W12's fan-out: every output it feeds, labelled with the input it met there;
+    weight="W12"   W12's fan-out: every output it feeds, with the input it met there;
     output="o22"   o22's window: its inputs and weights;
-    input="I23"    I23's reach: edges I23 -> o_ij labelled with the weight W_ab it met there,
+    input="I23"    I23's reach: edges I23 -> o_ij with the weight W_ab it met there,
                    whose shares W_ab * dL/do_ij add up to dL/dI23 (the flipped filter).
+
+A focus writes each product in a box beside a node, not on the edge: the
+fans (weight, input) at the front of the output the edge lands on
+([I12 2*6.75 = 13.5 | o11 ...]), an output focus after the weight the edge
+leaves ([W11 ... | I22 5*6.75 = 33.75]). neato routes a focus's edges around
+the nodes, so they bunch, and a label at an edge's midpoint would lie on its
+neighbours; a node's text is an obstacle every edge avoids. (A max pool's
+routes in a fan go unlabelled for the same reason; the pool's title says
+solid = the winner.) Without a focus every edge carries its label.
 
 Positions are pinned (neato, pos="x,y!"), so grids are drawn as grids. The
 filter's cells are spaced so that no two edge labels land on the same spot:
@@ -42,6 +51,7 @@ INPUT_STEP = 0.8          # inches between input cells, at least (wider numbers 
 CHAR_WIDTH = 0.09         # inches per character of an 11-point label, roughly
 FILTER_STEP = 1.5         # inches between filter cells; outputs are kh, kw filter steps apart
 GAP = 1.6                 # inches between the grids
+SHARE_GAP = 0.08          # inches between a fan's product box and its output's box (x scale)
 FAN_EDGES = 36            # a weight focus with more outputs is drawn as that weight's panel, not as edges
 SPLINE_NODES = 200        # nodes past which edges are drawn straight (curved routing is too slow)
 FONT = {"title": 14, "node": 11, "edge": 9}  # points at scale 1
@@ -226,14 +236,33 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     w_h = (kh - 1) * filter_step
     # all edges at once need outputs kh (kw) filter steps apart for their labels to miss each other;
     # a focus draws one edge per output (or per weight), so closer outputs suffice
-    fan = focus_w is not None or focus_x is not None
-    o_rows = filter_step * (1.2 if fan else kh)
-    o_cols = filter_step * (1.6 if fan else kw)
+    fan = focus_w is not None or focus_x is not None  # one weight (pixel) -> many outputs
+    gather = focus_o is not None                       # many weights -> one output
+    # A focus writes each product into a node, not on its edge: a fan's into the output the edge lands
+    # on, an output focus's into the weight it leaves (see _with_product). Edge labels sat where the
+    # edges bunch, on the other edges; a node's text is an obstacle every edge is routed around. Those
+    # nodes widen by the product's box and stand far enough apart for the edges to pass between.
+    # (one product per node: a weight, or a pixel, meets each output at most once)
+    products = {(t.weight if gather else t.out): (_product_lines(t, reading, focus_x is not None, gradients),
+                                                   colour[t.weight][0]) for t in shown} if fan or gather else {}
+    share_w = scale * (CHAR_WIDTH * max((len(line) for lines, _ in products.values() for line in lines), default=0)
+                       + 0.2)
+    # an edge ends where its last straight leg, aimed at the node's centre, meets the node's outline: with
+    # the product box at least as wide as the rest, that centre lies in the box, so every edge lands on
+    # (leaves from) the box (a port would name it, but would change the edges' names in SVG titles)
+    share_w = max(share_w, scale * (0.6 + SHARE_GAP + 0.1))
+    boxed_w = share_w + SHARE_GAP * scale + 0.6 * scale  # a node with a product box: its width
+    out_w = boxed_w if fan else 0.6 * scale
+    w_node = boxed_w if gather else 0.6 * scale
+    w_cols = max(filter_step, w_node + 0.9 * scale)      # the filter's columns, apart enough for edges
+    o_rows = filter_step * (1.2 if fan or gather else kh)
+    o_cols = max(filter_step * 1.6, out_w + 0.9 * scale) if fan or gather else filter_step * kw
     o_h = (OH - 1) * o_rows
     top = max(in_h, w_h, o_h) / 2  # every grid centred on y = 0
-    x_w = (cols - 1) * step + GAP + 0.5 * scale
-    x_o = x_w + (kw - 1) * filter_step + (1.3 if fan else 2) * GAP + 0.5 * scale
-    x_end = x_o + (OW - 1) * o_cols
+    gap = (1.3 if fan or gather else 2) * GAP
+    x_w = (cols - 1) * step + GAP + 0.2 * scale + w_node / 2
+    x_o = x_w + (kw - 1) * w_cols + w_node / 2 + gap + 0.2 * scale + out_w / 2 - 0.3 * scale
+    x_end = x_o + (OW - 1) * o_cols + out_w / 2 - 0.3 * scale  # (the pool is placed from a 0.6-wide output)
 
     highlight = {t.x: colour[t.weight][1] for t in shown if focused(weight, output)}
     met = {t.weight for t in shown}      # the weights drawn in colour
@@ -263,9 +292,14 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
             lines += ["dL/dW", "= " + number(w.grad)]
         node_id[w] = ids(reading.weight_names[w], "w")
         dim = (focus_w is not None or focus_x is not None) and w not in met
-        dot.node(node_id[w], label(*lines), pos=at(x_w + b * filter_step, w_h / 2 - a * filter_step),
-                 fillcolor="#f4f4f4" if dim else light, color=strong, penwidth=f"{2 * scale:.3g}",
-                 fontcolor="#aaaaaa" if dim else "black", height=tall)
+        where = at(x_w + b * w_cols, w_h / 2 - a * filter_step)
+        if gather:  # [weight | product]: the edge leaves from the product's box
+            dot.node(node_id[w], _with_product(lines, products.get(w), share_w, float(tall), scale, fill=light,
+                                               ink="black", edge=strong, width=2, product_first=False),
+                     pos=where, shape="none", style="", margin="0", width="0", height="0")
+        else:
+            dot.node(node_id[w], label(*lines), pos=where, fillcolor="#f4f4f4" if dim else light, color=strong,
+                     penwidth=f"{2 * scale:.3g}", fontcolor="#aaaaaa" if dim else "black", height=tall)
 
     for index, o in np.ndenumerate(outs):
         i, j = index
@@ -274,19 +308,26 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
             lines += ["dL/do", "= " + number(o.grad)]
         node_id[o] = ids(reading.out_names[o], "o")
         dim = (focus_o is not None or focus_x is not None) and o not in reached
-        dot.node(node_id[o], label(*lines), pos=at(x_o + j * o_cols, o_h / 2 - i * o_rows),
-                 fillcolor="#f4f4f4" if dim else "#fff8dc", fontcolor="#aaaaaa" if dim else "black",
-                 height=tall)
+        fill, ink = ("#f4f4f4", "#aaaaaa") if dim else ("#fff8dc", "black")
+        where = at(x_o + j * o_cols, o_h / 2 - i * o_rows)
+        if fan:  # [product | output]: the edge lands on the product's box
+            dot.node(node_id[o], _with_product(lines, products.get(o), share_w, float(tall), scale, fill=fill,
+                                               ink=ink),
+                     pos=where, shape="none", style="", margin="0", width="0", height="0")
+        else:
+            dot.node(node_id[o], label(*lines), pos=where, fillcolor=fill, fontcolor=ink, height=tall)
 
     # --- headers and a legend ---
     header_y = top + 0.9 * scale
     in_title = "input" + (" (grey: padding)" if any(not x._prev and x.name == "0" for x in cells) else "")
-    for text, x in ((in_title, (cols - 1) * step / 2), ("filter", x_w + (kw - 1) * filter_step / 2),
+    for text, x in ((in_title, (cols - 1) * step / 2), ("filter", x_w + (kw - 1) * w_cols / 2),
                     ("output", x_o + (OW - 1) * o_cols / 2)):
         dot.node(ids(None, "title"), escape(text), pos=at(x, header_y), shape="plaintext", style="",
                  fontsize=size["title"])
     slice_note = f" (batch {n + 1}, out channel {k + 1}, filter channel {c + 1})" if (N, K, Cg) != (1, 1, 1) else ""
-    legend = _legend(focus_x, shown, gradients, slice_note, place) if caption is None else caption(reading, shown)
+    boxes = "lands on" if fan else "leaves" if gather else None
+    legend = _legend(focus_x, shown, gradients, slice_note, place, boxes) if caption is None \
+        else caption(reading, shown)
     points = FONT["node"] * scale * (1.25 if caption else 1)
     text = label(*legend) if caption is None else graphviz.nohtml("".join(escape(line) + "\\l" for line in legend))
     dot.node(ids(None, "legend"), text, pos=at(x_o / 2, -top - 0.7 * scale - points / 90 * len(legend)),
@@ -295,12 +336,8 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     # --- the edges, one per product shown ---
     for t in shown:
         strong, _ = colour[t.weight]
-        if focus_x is not None:  # the pixel's reach: x -> o, labelled with the weight it met there
-            lines = [reading.weight_names[t.weight]]
-            if gradients:
-                lines += [f"{signed(t.weight.data)}\u00b7{signed(t.out.grad)}",
-                          f"= {number(t.weight.data * t.out.grad)}"]
-            dot.edge(node_id[t.x], node_id[t.out], label=boxed(lines, strong), color=strong)
+        if fan or gather:  # the product is in the box the edge lands on (leaves from)
+            dot.edge(node_id[t.x if focus_x is not None else t.weight], node_id[t.out], color=strong)
             continue
         lines = [input_name(t.x)]
         if gradients:
@@ -309,9 +346,49 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
 
     if pooled is not None:
         _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size,
-                   (1.3 if fan else 2) * GAP, losers=caption is None,
-                   routes_from=reached if focus_o is not None or focus_x is not None else None)
+                   gap, losers=caption is None,
+                   routes_from=reached if focus_o is not None or focus_x is not None else None, labels=not fan)
     return dot
+
+
+def _product_lines(t, reading, by_input, gradients):
+    """What an edge of a focus carries: the factor met in its output (the input a weight multiplied,
+    or the weight a pixel met), and after backward() the share x . dL/do it sends back."""
+    other = t.weight if by_input else t.x
+    lines = [reading.weight_names[t.weight] if by_input else input_name(t.x)]
+    if gradients:
+        lines += [f"{signed(other.data)}\u00b7{signed(t.out.grad)}", f"= {number(other.data * t.out.grad)}"]
+    return lines
+
+
+def _with_product(lines, product, share_w, height, scale, *, fill, ink, edge="black", width=1,
+                  product_first=True):
+    """A node with a product's box beside its own: [product | node] (an output) or [node | product] (a weight).
+
+    lines: the node's own text, in a rounded box filled `fill`, text `ink`, outlined `edge` `width`
+    points wide (x scale). product: (lines, colour) or None: the box, in its edge's colour, says what
+    the edge carried; a node without one keeps an empty cell as wide, so the nodes' own boxes stay a grid.
+    """
+    border = max(1, round(scale))
+    inner = f'cellborder="0" cellspacing="0" cellpadding="{max(1, round(2 * scale))}"'
+    box_h = round(72 * height)
+
+    def text(rows, colour):
+        return f'<font color="{colour}">' + "<br/>".join(html.escape(r, quote=True) for r in rows) + "</font>"
+    if product is None:
+        side = f'<td width="{round(72 * share_w)}" height="{box_h}"></td>'
+    else:
+        rows, colour = product
+        side = (f'<td><table style="rounded" border="{border}" {inner} color="{colour}" bgcolor="white">'
+                f'<tr><td width="{round(72 * share_w) - 2 * border}" height="{box_h - 2 * border}">'
+                f'{text(rows, colour)}</td></tr></table></td>')
+    own_border = max(1, round(width * scale))
+    own = (f'<td><table style="rounded" border="{own_border}" {inner} color="{edge}" bgcolor="{fill}"><tr>'
+           f'<td width="{round(72 * 0.6 * scale) - 2 * own_border}" height="{box_h - 2 * own_border}">'
+           f'{text(lines, ink)}</td></tr></table></td>')
+    cells = [side, f'<td width="{round(72 * SHARE_GAP * scale)}"></td>', own]
+    return ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="0"><tr>'
+            + "".join(cells if product_first else cells[::-1]) + "</tr></table>>")
 
 
 def focused(weight, output):
@@ -319,19 +396,27 @@ def focused(weight, output):
     return weight is not None or output is not None
 
 
-def _legend(focus_x, shown, gradients, slice_note, place):
-    """The picture's footer: what an edge means, and the conv's settings (everything counted from 1)."""
+def _legend(focus_x, shown, gradients, slice_note, place, boxes):
+    """The picture's footer: what an edge means, and the conv's settings (everything counted from 1).
+
+    boxes: where a focus wrote each product instead of on its edge: "lands on" (a weight or input focus:
+    the output's box) or "leaves" (an output focus: the weight's box); None: on the edge."""
+    where = f"in the box the edge {boxes}" if boxes else "on the edge"
     if focus_x is not None:
         name = input_name(focus_x)
-        legend = [f"edge {name} -> o: {name} was multiplied by the weight named on the edge, inside o" + slice_note]
+        legend = [f"edge {name} -> o: {name} was multiplied by the weight named {where}, inside o" + slice_note]
         if gradients:
             total = " + ".join(f"{signed(t.weight.data)}\u00b7{signed(t.out.grad)}" for t in shown[:6])
             more = " + ..." if len(shown) > 6 else ""
             legend.append(f"dL/d{name} = sum of W x dL/do over its edges = {total}{more} = {number(focus_x.grad)}")
             legend.append("(the filter flipped, slid over dL/do)")
     else:
-        legend = ["edge W -> o: W multiplied the input named on the edge, inside o" + slice_note]
-        if gradients:
+        legend = [f"edge W -> o: W multiplied the input named {where}, inside o" + slice_note]
+        if gradients and boxes == "lands on":
+            legend.append("after backward: box = that input's value x dL/do (its share); dL/dW = the sum of the boxes")
+        elif gradients and boxes:
+            legend.append("after backward: box = that input's value x dL/do, this output's share of dL/dW")
+        elif gradients:
             legend.append("after backward: edge = that input's value x dL/do (its share); "
                           "dL/dW = the sum of W's edges")
     legend.append(f"stride {_pair(place.stride)}, dilation {_pair(place.dilation)}"
@@ -351,11 +436,14 @@ def _pair(p):
 
 
 def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size, gap,
-               losers=True, routes_from=None):
+               losers=True, routes_from=None, labels=True):
     """Pooled Values as their own grid right of the outputs, each edge o -> p saying how much of dL/dp comes back.
 
     routes_from: draw only the routes from these outputs (an output or pixel focus), so the pool
-    step shown is the one the focus's gradient came through. Column j of the pooled grid is its
+    step shown is the one the focus's gradient came through.
+    labels: False leaves a max's routes unlabelled (a fan: its routes converge where a label would lie
+    on the others); the line says it (solid green: the winner, x1; dashed grey: x0), the pool's title
+    says so once, and names any tie. Column j of the pooled grid is its
     own column; row i sits at the mean height of its window's outputs (pool windows of different
     rows never share their mean height), so no two pooled Values share a spot.
     """
@@ -387,7 +475,7 @@ def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, h
                 continue
             lost = r.kind == "max" and r.fraction == 0.0
             edge_label = {}
-            if r.kind == "max":
+            if r.kind == "max" and labels:
                 lines = [_route_text(r, tied.get(p), names)]
                 if gradients:
                     lines.append(f"dL/do += {number(r.gradient)}")
@@ -402,9 +490,18 @@ def _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, h
         one = len(by_pool) == 1 and gradients
         note = f"dL/dp x {share}" + (f" = {number(means[0].gradient)}" if one else "")
         title.append(f'<font point-size="{size["edge"]}" color="#2e7d32">mean: each o gets<br/>{html.escape(note)}</font>')
-    dot.node(ids(None, "title"), "<" + "<br/>".join(title) + ">",
-             pos=at(x_pool, header_y + (0.25 * scale if means else 0)), shape="plaintext", style="",
-             fontsize=size["title"])
+    notes = []
+    if not labels and any(r.kind == "max" for rs in by_pool.values() for r in rs):
+        notes = ["max: the winner (solid) gets dL/dp, x1"] + (["the others (dashed) get 0"] if losers else [])
+        for p, equal in tied.items():
+            if p in by_pool:
+                notes.append(f"tie in {names[p]}: {' = '.join(names[o] for o in equal)}; "
+                             f"the first, {names[equal[0]]}, gets it")
+        title.append(f'<font point-size="{size["edge"]}" color="#2e7d32">'
+                     + "<br/>".join(html.escape(line) for line in notes) + "</font>")
+    lift = 0.25 * scale if means else 0.14 * scale * len(notes)  # the notes grow up, away from the pooled grid
+    dot.node(ids(None, "title"), "<" + "<br/>".join(title) + ">", pos=at(x_pool, header_y + lift),
+             shape="plaintext", style="", fontsize=size["title"])
 
 
 def _route_text(r, tie, names):
