@@ -35,11 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE = {
     "tinygrad_conv/value.py": ["test_value.py", "test_value_edges.py", "test_hand_worked.py",
                                "test_audit_defects.py", "test_errors.py"],
-    "tinygrad_conv/windows.py": ["test_windows_adjoint.py", "test_windows_edges.py", "test_errors.py"],
+    "tinygrad_conv/windows.py": ["test_windows_adjoint.py", "test_windows_edges.py", "test_errors.py",
+                                "test_fused_ops.py"],
     "tinygrad_conv/grid_ops.py": ["test_grid_ops_backend.py", "test_functional_torch.py", "test_errors.py",
                                  "test_audit_defects.py"],
     "tinygrad_conv/functional.py": ["test_functional_messages.py", "test_functional_grid.py", "test_tensor_parity.py",
-                                   "test_errors.py", "test_audit_defects.py"],
+                                   "test_errors.py", "test_audit_defects.py", "test_fused_ops.py"],
     "tinygrad_conv/optim.py": ["test_hand_worked.py", "test_nn_optim.py"],
     # where the wiring picture and the equations put each input (the draw test needs Graphviz's programs)
     "viz/geometry.py": ["test_geometry.py", "test_viz_equations.py", "test_viz_draw_wiring.py"],
