@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from . import buffers, layout, reductions
-from .tensor import Tensor, _leaf, _result
+from .tensor import Tensor, _broadcasts_to, _leaf, _result
 from .value import Value
 from .windows import add_windows_back, sliding_windows
 
@@ -173,7 +173,7 @@ def matmul(a, b, bias=None):
     if bias is None:
         return product
     out = product.data
-    if bias.dtype != out.dtype or np.broadcast_shapes(bias.shape, out.shape) != out.shape \
+    if bias.dtype != out.dtype or not _broadcasts_to(bias.shape, out.shape) \
             or not out.flags.writeable:  # (the bias would change the result's dtype or shape)
         return product + bias
     np.add(out, bias.data, out=out)
