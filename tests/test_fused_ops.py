@@ -161,3 +161,37 @@ def test_nll_loss_is_index_then_mean_then_neg_bit_for_bit(n, classes, dtype, spe
 def test_nll_loss_of_an_empty_batch_is_refused_as_the_mean_of_nothing():
     with pytest.raises(ValueError, match="empty"):
         tensor_ops.nll_loss(Tensor(np.zeros((0, 3)), requires_grad=True), np.zeros(0, np.int64))
+
+
+def reference_argmax(windows, last_nan):
+    """Each window's winner by definition: the first maximum in C order; with a nan, the first nan
+    (or the last one, last_nan=True)."""
+    flat = windows.reshape(windows.shape[:-2] + (-1,))
+    winner = np.argmax(flat, axis=-1)  # the first maximum (numpy stops at the first nan)
+    nans = np.isnan(flat)
+    if last_nan:
+        winner = np.where(nans.any(-1), flat.shape[-1] - 1 - np.argmax(nans[..., ::-1], axis=-1), winner)
+    return np.take_along_axis(flat, winner[..., None], -1)[..., 0], winner
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([(2, 2), (3, 3), (1, 2), (2, 3)]), st.sampled_from([(8, 3, 4), (64, 2, 3), (3, 5, 4)]),
+       st.booleans(), st.sampled_from(["ties", "nan", "inf"]), st.booleans(), st.integers(0, 2 ** 16))
+def test_argmax_over_small_windows_is_the_first_maximum_in_c_order(window, lead, side_by_side, special, last_nan,
+                                                                     seed):
+    """reductions.argmax's whole-array paths (a knockout for 2x2 windows, a running maximum for
+    others) against the definition, on numbers that tie often, with nans and infinities."""
+    from tinygrad_conv import reductions
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-1, 2, lead + window).astype(np.float32)
+    if special == "nan":
+        x[rng.random(x.shape) < 0.05] = np.nan
+    elif special == "inf":
+        x[rng.random(x.shape) < 0.1] = rng.choice([np.inf, -np.inf])
+    if side_by_side:  # laid out as a conv's output in training: the first axis innermost
+        x = np.ascontiguousarray(np.moveaxis(x, 0, -1))
+        x = np.moveaxis(x, -1, 0)
+    best, winner = reductions.argmax(x, (x.ndim - 2, x.ndim - 1), last_nan)
+    want_best, want_winner = reference_argmax(x, last_nan)
+    np.testing.assert_array_equal(winner, want_winner)
+    np.testing.assert_array_equal(best, want_best)

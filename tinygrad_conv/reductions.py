@@ -69,7 +69,11 @@ def argmax(x, axes, last_nan=False):
     A nan counts as larger than every number: the max is nan, and its gradient goes to the first
     nan (as torch.max), or to the last with last_nan=True (as PyTorch's CPU max_pool2d).
     """
-    if few(x.shape, axes):  # a running maximum over the window's positions, in C order
+    if few(x.shape, axes) and tuple(x.shape[i] for i in axes) == (2, 2):  # pooling's usual window
+        found = _argmax_of_two_pairs(x, axes)
+        if found is not None:
+            return found
+    elif few(x.shape, axes):  # a running maximum over the window's positions, in C order
         first, *others = positions(x.shape, axes)
         best = _copy(x, axes, first)
         winner = buffers.empty_like(best, np.uint8)  # (laid out as best is)
@@ -94,6 +98,33 @@ def argmax(x, axes, last_nan=False):
         last = rows.shape[-1] - 1 - nans[..., ::-1].argmax(axis=-1)  # the first nan from the end
         winner = np.where(nans.any(axis=-1), last, winner)
     return np.take_along_axis(rows, winner[..., None], axis=-1)[..., 0], winner
+
+
+def _argmax_of_two_pairs(x, axes):
+    """argmax over a 2x2 window, as a knockout: the better of each row's pair, then the better row.
+
+    Every comparison is strict (>), so the earlier of two equal numbers wins, and the winner is
+    the first maximum in C order, as the running maximum finds it, in 10 whole-array steps instead
+    of 19. None if some window holds a nan (max keeps it, but a comparison with a nan is never
+    true): the caller then finds those winners its own way.
+    """
+    x00, x01, x10, x11 = (x[index] for index in positions(x.shape, axes))
+    top, bottom = buffers.empty_like(x00), buffers.empty_like(x00)  # (laid out as x: the steps run along it)
+    np.maximum(x00, x01, out=top)
+    np.maximum(x10, x11, out=bottom)
+    right_in_top, right_in_bottom, bottom_wins = (buffers.empty_like(x00, np.uint8) for _ in range(3))
+    np.greater(x01, x00, out=right_in_top.view(bool))
+    np.greater(x11, x10, out=right_in_bottom.view(bool))
+    np.greater(bottom, top, out=bottom_wins.view(bool))
+    best = np.maximum(top, bottom, out=top)
+    if best.size and np.isnan(best.max()):
+        return None
+    # winner = right_in_top if the top row wins, else 2 + right_in_bottom; in uint8, wrapping:
+    # right_in_top + bottom_wins * (2 + right_in_bottom - right_in_top)
+    winner = np.subtract(right_in_bottom, right_in_top, out=right_in_bottom)
+    np.add(winner, np.uint8(2), out=winner)
+    np.multiply(winner, bottom_wins, out=winner)
+    return best, np.add(winner, right_in_top, out=winner)
 
 
 def unstack(stack, shape, axes):
