@@ -252,6 +252,14 @@ class Value:
                     else:
                         b.grad += local_b * g
                 continue
+            if len(edges) == 2:  # one input (relu, tanh, ...): the same, for one pair
+                a, local_a = edges
+                if local_a is not NO_PATH:
+                    if local_a == 1.0 and not a.grad:
+                        a.grad = g
+                    else:
+                        a.grad += local_a * g
+                continue
             edges = iter(edges)
             for child, local in zip(edges, edges):  # (input, local derivative) pairs
                 if local is NO_PATH:  # a dead relu's input, a losing max input: nothing flows back
@@ -275,30 +283,33 @@ class Value:
         """
         if not self._edges:
             return []
-        order = []
-        visited = {self}
-        nodes, inputs = [self], [iter(self._edges[0::2])]  # the path from self, and each one's unvisited inputs
-        while nodes:
-            for child in inputs[-1]:
+        order, visited = [], {self}
+        path, waiting = [self], []  # the nodes from self down, and the inputs each one has left to visit
+        inputs = iter(self._edges[0::2])  # (those of path[-1])
+        while True:
+            for child in inputs:
                 edges = child._edges
                 if edges and child not in visited:
                     visited.add(child)
-                    n = len(edges)
-                    if n == 4:
-                        a, b = edges[0], edges[2]
-                        done = (not a._edges or a in visited) and (not b._edges or b in visited)
-                    else:
-                        done = n == 2 and (not edges[0]._edges or edges[0] in visited)
-                    if done:  # its inputs are leaves or already in order: nothing below to visit first
-                        order.append(child)
-                        continue
-                    nodes.append(child)
-                    inputs.append(iter(edges[0::2]))
+                    if len(edges) == 4:
+                        a, _, b, _ = edges
+                        if (not a._edges or a in visited) and (not b._edges or b in visited):
+                            order.append(child)  # its inputs are leaves or in order: nothing to visit first
+                            continue
+                    elif len(edges) == 2:
+                        a = edges[0]
+                        if not a._edges or a in visited:
+                            order.append(child)  # the same for one input
+                            continue
+                    path.append(child)
+                    waiting.append(inputs)
+                    inputs = iter(edges[0::2])
                     break
-            else:  # every input of nodes[-1] is already in order
-                inputs.pop()
-                order.append(nodes.pop())
-        return order
+            else:  # every input of path[-1] is in order: it goes next
+                order.append(path.pop())
+                if not path:
+                    return order
+                inputs = waiting.pop()
 
 
 _new_value = object.__new__
