@@ -98,7 +98,12 @@ def _element_names(name, shape):
         return [name + i for i in numbers[0]]
     if len(shape) == 2 and max(shape) <= 9 and digits_read_back:
         return [name + i + j for i, j in itertools.product(*numbers)]
-    return [f"{name}[{','.join(index)}]" for index in itertools.product(*numbers)]
+    # name[i,j,k]: each prefix "name[i,j," made once, then one concatenation per element
+    prefixes = [name + "["]
+    for axis in numbers[:-1]:
+        prefixes = [prefix + i + "," for prefix in prefixes for i in axis]
+    last = [i + "]" for i in numbers[-1]]
+    return [prefix + i for prefix in prefixes for i in last]
 
 
 def as_grid(x, what="grid"):
