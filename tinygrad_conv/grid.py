@@ -67,10 +67,18 @@ def values(array, name=None):
     if not (np.issubdtype(numbers.dtype, np.number) or numbers.dtype == bool) or np.iscomplexobj(numbers):
         raise TypeError(f"values() needs real numbers, got an array of dtype {numbers.dtype}")
     names = [None] * numbers.size if name is None else _element_names(name, numbers.shape)
-    grid = np.empty(numbers.size, dtype=object)
     # (plain Python numbers from tolist(): several times faster to go through than an array)
-    grid[:] = [Value(float(x), element) for x, element in zip(numbers.ravel().tolist(), names)]
-    return grid.reshape(numbers.shape)
+    return grid_from_list([Value(float(x), element) for x, element in zip(numbers.ravel().tolist(), names)],
+                          numbers.shape)
+
+
+def grid_from_list(items, shape):
+    """A list of Values (in C order) as a grid of `shape`.
+
+    np.fromiter only copies the references; `grid[:] = items` would first have numpy look at
+    every item to see whether it is a sequence or an array (8x slower).
+    """
+    return np.fromiter(items, dtype=object, count=len(items)).reshape(shape)
 
 
 def name_grid(grid, name):

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .grid import as_grid
+from .grid import as_grid, grid_from_list
 from .value import Value, _node
 from .windows import sliding_windows
 
@@ -23,9 +23,8 @@ def _scalar_or_grid(out):
 
 def _map(fn, x):
     """fn applied to every element, as an object array of x's shape."""
-    out = np.empty(np.size(x), dtype=object)
-    out[:] = [fn(v) for v in np.ravel(x).tolist()]  # (lists: several times faster to go through than arrays)
-    return out.reshape(np.shape(x))
+    # (lists: several times faster to go through than arrays)
+    return grid_from_list([fn(v) for v in np.ravel(x).tolist()], np.shape(x))
 
 
 def constant(array, like=None):
@@ -96,10 +95,11 @@ def matmul(a, b, bias=None):
         rows, cols = a[index].tolist(), b[index].T.tolist()
         cols = [(col, [w.data for w in col]) for col in cols]  # (a column, its numbers)
         biases = bias[index].tolist() if bias is not None else [[None] * p] * m
-        for i, (row, row_biases) in enumerate(zip(rows, biases)):
+        outputs = []
+        for row, row_biases in zip(rows, biases):
             row_data = [x.data for x in row]
-            out[index + (i,)] = [_dot(row, row_data, col, col_data, b_ij)
-                                 for (col, col_data), b_ij in zip(cols, row_biases)]
+            outputs += [_dot(row, row_data, col, col_data, b_ij) for (col, col_data), b_ij in zip(cols, row_biases)]
+        out[index] = grid_from_list(outputs, (m, p))
     return out
 
 
@@ -145,9 +145,7 @@ def _reduce(x, axis, reduce_row):
     n_out, n_row = math.prod(out_shape), math.prod(x.shape[a] for a in axes)
     # one plain list per output: iterating lists is several times faster than iterating object arrays
     rows = x.transpose(kept + list(axes)).reshape(n_out, n_row).tolist()
-    out = np.empty(n_out, dtype=object)
-    out[:] = [reduce_row(row) for row in rows]
-    return _scalar_or_grid(out.reshape(out_shape))
+    return _scalar_or_grid(grid_from_list([reduce_row(row) for row in rows], out_shape))
 
 
 def reduce_sum(x, axis=None):
