@@ -118,8 +118,9 @@ def _dot(xs, xs_data, ws, ws_data, bias=None):
     op, edges and sum as `*` and Value.sum make; tests/test_conv_graph.py and
     test_grid_ops_backend.py compare the graphs node for node.
     """
-    terms = []
+    edges = [1.0] * (2 * len(xs) + (0 if bias is None else 2))  # (term, 1.0, term, 1.0, ...)
     total = 0.0
+    k = 0
     for x, x_data, w, w_data in zip(xs, xs_data, ws, ws_data):
         product = _new_value(Value)  # x * w: d(x*w)/dx = w, d(x*w)/dw = x
         product.data = data = x_data * w_data
@@ -127,13 +128,12 @@ def _dot(xs, xs_data, ws, ws_data, bias=None):
         product.name = None
         product._op = "*"
         product._edges = (x, w_data, w, x_data)
-        terms.append(product)
+        edges[k] = product
+        k += 2
         total += data  # Value.sum adds up its terms in this order too
     if bias is not None:
-        terms.append(bias)
+        edges[k] = bias
         total += bias.data
-    edges = [1.0] * (2 * len(terms))
-    edges[0::2] = terms
     return _node(total, "+", tuple(edges))
 
 
