@@ -311,7 +311,6 @@ class Value:
                     return order
                 inputs = waiting.pop()
 
-
     def _order_marking_grads(self):
         """_topological_order(), found the same way, with each node's grad as its mark of "met".
 
@@ -319,7 +318,8 @@ class Value:
         node it meets to a new object of its own, and `node.grad is seen` is a quicker test than
         a lookup in a set of the nodes met (backward() about 20% faster on a conv). The lines are
         those of _topological_order with `child in visited` read as `child.grad is seen`; the
-        tests check that both give the same order.
+        tests check that both give the same order. (Stopped halfway, by Ctrl-C, it leaves those
+        grads holding the mark until the next backward().)
         """
         if not self._edges:
             return []
