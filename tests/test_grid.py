@@ -128,3 +128,5 @@ def test_name_grid_gives_every_element_its_element_name(name, shape):
     transposed = name_grid(tc.values(np.zeros(shape)).T, name)  # a non-contiguous view is named in its own order
     for index, v in np.ndenumerate(transposed):
         assert v.name == element_name(name, index, transposed.shape)
+    for index, v in np.ndenumerate(tc.values(np.zeros(shape), name)):  # values() names its leaves the same way
+        assert v.name == element_name(name, index, shape)

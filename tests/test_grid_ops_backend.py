@@ -63,6 +63,33 @@ def test_matmul_broadcasts_batch_axes_like_numpy(a_shape, b_shape):
     assert all(o._op == "+" and len(o._prev) == a_shape[-1] + 1 for o in out.flat)  # one sum, bias inside
 
 
+def node_fields(v, leaves):
+    """Everything a Value holds, its inputs as leaf positions or (recursively) their own fields."""
+    def show(x):
+        return ("leaf", leaves[id(x)]) if id(x) in leaves else node_fields(x, leaves)
+    edges = tuple(show(x) if i % 2 == 0 else (type(x), x) for i, x in enumerate(v._edges))
+    return (type(v.data), v.data, type(v.grad), v.grad, v.name, v._op, edges)
+
+
+@pytest.mark.parametrize("a_shape, b_shape, with_bias", [((2, 3, 4), (4, 5), True), ((3, 4), (2, 4, 5), False),
+                                                         ((2, 0, 3), (3, 2), True), ((2, 3), (3, 0), False),
+                                                         ((2, 0), (0, 3), True)])
+def test_matmul_makes_the_very_nodes_of_products_and_value_sum(a_shape, b_shape, with_bias):
+    # matmul builds its products and sums itself (grid_ops._dot), for speed: they must be the nodes
+    # `x * w` and Value.sum make, field for field (data, grad, name, op, inputs, local derivatives)
+    rng = np.random.default_rng(0)
+    a, b = tc.values(rng.standard_normal(a_shape), "a"), tc.values(rng.standard_normal(b_shape), "b")
+    bias = tc.values(rng.standard_normal(b_shape[-1]), "c") if with_bias else None
+    out = grid_ops.matmul(a, b, bias)
+    leaves = {id(v): i for i, v in enumerate([*a.flat, *b.flat, *([] if bias is None else bias.flat)])}
+    A, Bm = np.broadcast_arrays(a[..., :, :, None], b[..., None, :, :])  # (..., m, n, p)
+    assert out.shape == A.shape[:-3] + (a_shape[-2], b_shape[-1])
+    for index in np.ndindex(*out.shape):
+        terms = [x * w for x, w in zip(A[index[:-1]][:, index[-1]], Bm[index[:-1]][:, index[-1]])]
+        by_hand = Value.sum(terms + ([bias[index[-1]]] if bias is not None else []))
+        assert node_fields(out[index], leaves) == node_fields(by_hand, leaves)
+
+
 # ---- reductions ------------------------------------------------------------------------------------
 
 

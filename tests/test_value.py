@@ -360,6 +360,12 @@ def test_topological_order_is_the_depth_first_postorder(program):
         expected = depth_first_postorder(root)
         order = root._topological_order()
         assert len(order) == len(expected) and all(a is b for a, b in zip(order, expected))
+        # backward()'s own search, which marks the nodes it meets in their grads, finds the same order,
+        # also when the grads hold numbers from an earlier backward()
+        for _ in range(2):
+            order = root._order_marking_grads()
+            assert len(order) == len(expected) and all(a is b for a, b in zip(order, expected))
+            root.backward()
 
 
 @given(program=programs())

@@ -229,13 +229,38 @@ class Value:
         grads of intermediate nodes are recomputed from zero on every call, so
         that each one holds d(self)/d(node) afterwards, for inspection.
         """
-        order = self._topological_order()
+        order = self._order_marking_grads()  # what _topological_order() gives, found faster
         for node in order:
             node.grad = 0.0
         self.grad += 1.0
         for node in reversed(order):
             g = node.grad  # (even a 0 multiplies: 0 * an infinite slope is nan, as in PyTorch)
-            edges = iter(node._edges)
+            edges = node._edges
+            if len(edges) == 4:
+                # two inputs, as most nodes have (every product): the loop below written out, the
+                # same steps in the same order, without making two iterators per node (which took
+                # 40% of the time)
+                a, local_a, b, local_b = edges
+                if local_a is not NO_PATH:
+                    if local_a == 1.0 and not a.grad:
+                        a.grad = g
+                    else:
+                        a.grad += local_a * g
+                if local_b is not NO_PATH:
+                    if local_b == 1.0 and not b.grad:
+                        b.grad = g
+                    else:
+                        b.grad += local_b * g
+                continue
+            if len(edges) == 2:  # one input (relu, tanh, ...): the same, for one pair
+                a, local_a = edges
+                if local_a is not NO_PATH:
+                    if local_a == 1.0 and not a.grad:
+                        a.grad = g
+                    else:
+                        a.grad += local_a * g
+                continue
+            edges = iter(edges)
             for child, local in zip(edges, edges):  # (input, local derivative) pairs
                 if local is NO_PATH:  # a dead relu's input, a losing max input: nothing flows back
                     continue
@@ -258,30 +283,75 @@ class Value:
         """
         if not self._edges:
             return []
-        order = []
-        visited = {self}
-        nodes, inputs = [self], [iter(self._edges[0::2])]  # the path from self, and each one's unvisited inputs
-        while nodes:
-            for child in inputs[-1]:
+        order, visited = [], {self}
+        path, waiting = [self], []  # the nodes from self down, and the inputs each one has left to visit
+        inputs = iter(self._edges[0::2])  # (those of path[-1])
+        while True:
+            for child in inputs:
                 edges = child._edges
                 if edges and child not in visited:
                     visited.add(child)
-                    n = len(edges)
-                    if n == 4:
-                        a, b = edges[0], edges[2]
-                        done = (not a._edges or a in visited) and (not b._edges or b in visited)
-                    else:
-                        done = n == 2 and (not edges[0]._edges or edges[0] in visited)
-                    if done:  # its inputs are leaves or already in order: nothing below to visit first
-                        order.append(child)
-                        continue
-                    nodes.append(child)
-                    inputs.append(iter(edges[0::2]))
+                    if len(edges) == 4:
+                        a, _, b, _ = edges
+                        if (not a._edges or a in visited) and (not b._edges or b in visited):
+                            order.append(child)  # its inputs are leaves or in order: nothing to visit first
+                            continue
+                    elif len(edges) == 2:
+                        a = edges[0]
+                        if not a._edges or a in visited:
+                            order.append(child)  # the same for one input
+                            continue
+                    path.append(child)
+                    waiting.append(inputs)
+                    inputs = iter(edges[0::2])
                     break
-            else:  # every input of nodes[-1] is already in order
-                inputs.pop()
-                order.append(nodes.pop())
-        return order
+            else:  # every input of path[-1] is in order: it goes next
+                order.append(path.pop())
+                if not path:
+                    return order
+                inputs = waiting.pop()
+
+    def _order_marking_grads(self):
+        """_topological_order(), found the same way, with each node's grad as its mark of "met".
+
+        For backward() only, which zeroes those grads next: the search sets the grad of each
+        node it meets to a new object of its own, and `node.grad is seen` is a quicker test than
+        a lookup in a set of the nodes met (backward() about 20% faster on a conv). The lines are
+        those of _topological_order with `child in visited` read as `child.grad is seen`; the
+        tests check that both give the same order. (Stopped halfway, by Ctrl-C, it leaves those
+        grads holding the mark until the next backward().)
+        """
+        if not self._edges:
+            return []
+        seen = object()  # no grad held before can be this new object
+        self.grad = seen
+        order = []
+        path, waiting = [self], []
+        inputs = iter(self._edges[0::2])
+        while True:
+            for child in inputs:
+                edges = child._edges
+                if edges and child.grad is not seen:
+                    child.grad = seen
+                    if len(edges) == 4:
+                        a, _, b, _ = edges
+                        if (not a._edges or a.grad is seen) and (not b._edges or b.grad is seen):
+                            order.append(child)
+                            continue
+                    elif len(edges) == 2:
+                        a = edges[0]
+                        if not a._edges or a.grad is seen:
+                            order.append(child)
+                            continue
+                    path.append(child)
+                    waiting.append(inputs)
+                    inputs = iter(edges[0::2])
+                    break
+            else:
+                order.append(path.pop())
+                if not path:
+                    return order
+                inputs = waiting.pop()
 
 
 _new_value = object.__new__
