@@ -83,24 +83,35 @@ def test_window_max_gives_losers_exactly_zero_under_an_infinite_gradient():
     assert np.array_equal(x.grad, [[0.0, np.inf], [0.0, 0.0]])  # no 0 * inf = nan for the losers
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.integers(1, 40), st.integers(1, 9), st.integers(1, 6), st.sampled_from([(), (1,), (3,)]),
-       st.sampled_from(["a", "b", "bias", "all"]), st.integers(0, 2 ** 16))
-def test_matmul_with_bias_is_product_then_add_bit_for_bit(m, n, p, batch, needs, seed):
+       st.sampled_from(["a", "b", "bias", "all"]), st.booleans(), st.booleans(), st.integers(0, 2 ** 16))
+def test_matmul_with_bias_is_product_then_add_bit_for_bit(m, n, p, batch, needs, transpose_b, with_bias, seed):
+    """tensor_ops.matmul(a, b, bias, transpose_b) against transpose, `@` and `+` as separate ops."""
     rng = np.random.default_rng(seed)
     a0, b0, c0 = rng.standard_normal(batch + (m, n)), rng.standard_normal((n, p)), rng.standard_normal(p)
+    if transpose_b:
+        b0 = np.ascontiguousarray(b0.T)  # stored (p, n): one row per output, as a layer's weights
     g = rng.standard_normal(batch + (m, p))
 
     def run(fused):
         a = Tensor(a0, requires_grad=needs in ("a", "all"))
         b = Tensor(b0, requires_grad=needs in ("b", "all"))
         c = Tensor(c0, requires_grad=needs in ("bias", "all"))
-        out = tensor_ops.matmul(a, b, c) if fused else a @ b + c
+        if fused:
+            out = tensor_ops.matmul(a, b, c if with_bias else None, transpose_b=transpose_b)
+        else:
+            out = a @ (b.transpose(1, 0) if transpose_b else b)
+            out = out + c if with_bias else out
+        if not out.requires_grad:  # (only the bias needed a gradient, and there is none)
+            return out, [None, None, None]
         out.backward(g)
         return out, [t.grad for t in (a, b, c)]
     fused, fused_grads = run(True)
     plain, plain_grads = run(False)
-    assert fused._op == "@+"
+    assert fused._op == ("@+" if with_bias else "@")
+    if fused.requires_grad:
+        assert len(fused._prev) == (3 if with_bias else 2)  # one op: a, b (not b^T) and the bias
     np.testing.assert_array_equal(fused.data, plain.data)
     for got, want in zip(fused_grads, plain_grads):
         assert (got is None) == (want is None)
@@ -115,6 +126,11 @@ def test_matmul_with_a_bias_of_another_dtype_keeps_numpy_promotion():
     out = tensor_ops.matmul(a, b, bias)
     assert out.dtype == np.float64 and out._op == "+"
     np.testing.assert_array_equal(out.data, (a @ b + bias).data)
+    rows_per_output = Tensor(np.ones((4, 3), np.float32), requires_grad=True)
+    out = tensor_ops.matmul(a, rows_per_output, bias, transpose_b=True)
+    assert out.dtype == np.float64 and out._op == "+"
+    out.sum().backward()
+    np.testing.assert_array_equal(rows_per_output.grad, np.full((4, 3), 2.0, np.float32))
 
 
 def test_digits_model_trains_the_same_through_the_one_op_paths():

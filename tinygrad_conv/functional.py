@@ -89,8 +89,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name
     # im2col: one row per window of every image, holding the window in (c, a, b) order, so that
     # one matmul per group makes every output: o = window . filter (+ bias)
     rows = B.window_rows(x_pad, (kh, kw), stride, dilation, groups)  # (groups, N*OH*OW, Cg*kh*kw)
-    filters = w4.reshape(groups, K // groups, Cg * kh * kw).transpose(0, 2, 1)  # one column per filter
-    out = B.matmul(rows, filters, bias)  # (groups, N*OH*OW, K/groups): row = window, column = filter
+    filters = w4.reshape(groups, K // groups, Cg * kh * kw)  # one row per filter
+    out = B.matmul(rows, filters, bias, transpose_b=True)  # rows @ filters^T, (groups, N*OH*OW, K/groups)
     out = B.rows_to_images(out, x_pad, OH, OW)  # (N, K, OH, OW)
     return _named(B, out if x.ndim == 4 else out.reshape(out.shape[4 - x.ndim:]), name)
 
@@ -211,7 +211,7 @@ def linear(x, weight, bias=None, name=None):
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"linear bias must have shape ({weight.shape[0]},), got {bias.shape}")
     rows = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), weight.shape[1])
-    out = B.matmul(rows, weight.transpose(1, 0), bias)
+    out = B.matmul(rows, weight, bias, transpose_b=True)  # x W^T + b
     return _named(B, out if x.ndim == 2 else out.reshape(*x.shape[:-1], weight.shape[0]), name)
 
 

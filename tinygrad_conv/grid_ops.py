@@ -80,15 +80,18 @@ def rows_to_images(out, x, OH, OW):
     return out.reshape(groups, N, OH, OW, Kg).transpose(1, 0, 4, 2, 3).reshape(N, groups * Kg, OH, OW)
 
 
-def matmul(a, b, bias=None):
+def matmul(a, b, bias=None, transpose_b=False):
     """a @ b over the last two axes, batch axes broadcast; each output is ONE Value.sum.
 
     out[..., i, j] = Value.sum(a[..., i, 0] * b[..., 0, j], ..., a[..., i, n-1] * b[..., n-1, j] [, bias[..., j]])
 
+    transpose_b: b's last two axes swapped first (a @ b^T: a layer's weights hold one row per output).
     The product order (left operand first) makes a conv output read
     `I11*W11 + I12*W12 + ...`, and a bias joins the same sum, as in `w.x + b`.
     (_dot below makes each output: the very nodes of `*` and Value.sum, made faster.)
     """
+    if transpose_b:
+        b = b.swapaxes(-1, -2)  # (moves Values, makes none)
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     m, n, p = a.shape[-2], a.shape[-1], b.shape[-1]
     a = np.broadcast_to(a, batch + (m, n))

@@ -162,23 +162,33 @@ def rows_to_images(out, x, OH, OW):
                    lambda g: (layout.reshape(layout.reshape(g, moved.shape).transpose(back), out.shape),))
 
 
-def matmul(a, b, bias=None):
-    """a @ b over the last two axes (batch axes broadcast), plus bias broadcast over the rows.
+def matmul(a, b, bias=None, transpose_b=False):
+    """a @ b (a @ b^T with transpose_b) over the last two axes, batch axes broadcast, plus bias
+    broadcast over the rows.
 
-    With a bias this is one op, `@+`: the bias is added into the product's new array, and the
-    VJP is the product's, with the bias's gradient appended (g itself, which backward() sums
-    over the rows the bias was broadcast along): what `@` and then `+` would give, for one op.
+    One op, whatever the options: b^T is a view the product reads, not an op of its own, and
+    the bias is added into the product's new array. The VJP is the product's, with b's gradient
+    swapped back and the bias's appended (g itself, which backward() sums over the rows the
+    bias was broadcast along): what transpose, `@` and `+` would give one after another.
     """
-    product = a @ b
-    if bias is None:
+    right = _leaf(b.data.swapaxes(-1, -2), b.requires_grad) if transpose_b else b
+    product = a @ right
+    if bias is None and not transpose_b:
         return product
     out = product.data
-    if bias.dtype != out.dtype or not _broadcasts_to(bias.shape, out.shape) \
-            or not out.flags.writeable:  # (the bias would change the result's dtype or shape)
-        return product + bias
-    np.add(out, bias.data, out=out)
+    if bias is not None:
+        if bias.dtype != out.dtype or not _broadcasts_to(bias.shape, out.shape) or not out.flags.writeable:
+            # (the bias would change the result's dtype or shape): the ops one by one
+            return (a @ b.transpose(*range(b.ndim - 2), b.ndim - 1, b.ndim - 2) if transpose_b else product) + bias
+        np.add(out, bias.data, out=out)
     product_vjp = product._vjp  # (None when only the bias needs a gradient)
-    return _result(out, (a, b, bias), "@+", lambda g: (product_vjp(g) if product_vjp else (None, None)) + (g,))
+
+    def vjp(g):
+        grad_a, grad_b = product_vjp(g) if product_vjp else (None, None)
+        if transpose_b and grad_b is not None:
+            grad_b = grad_b.swapaxes(-1, -2)
+        return (grad_a, grad_b) if bias is None else (grad_a, grad_b, g)
+    return _result(out, (a, b) if bias is None else (a, b, bias), "@" if bias is None else "@+", vjp)
 
 
 def reduce_sum(x, axis=None):
