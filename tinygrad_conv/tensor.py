@@ -33,6 +33,7 @@ Large results are written into arrays from a small cache (buffers.py),
 reused once the graph that held them is freed, rather than into fresh
 memory the operating system must fault in page by page on every step.
 """
+import functools
 import math
 import numbers
 import sys
@@ -682,9 +683,16 @@ def _broadcasts_to(small, big):
 
 def _unbroadcast(g, shape):
     """g summed down to `shape`: over the leading axes numpy added and the size-1 axes it stretched."""
-    extra = g.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
+    axes = _summed_axes(g.shape, shape)
     return np.add.reduce(g, axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)  # (g.sum's own)
+
+
+@functools.lru_cache(maxsize=256)
+def _summed_axes(big, shape):
+    """The axes of `big` that broadcasting added or stretched to make it from `shape`. (Cached: a
+    training step unbroadcasts the same few shapes, a bias's gradient among them, every time.)"""
+    extra = len(big) - len(shape)
+    return tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and big[extra + i] != 1)
 
 
 def _is_int(n):
