@@ -348,7 +348,7 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
         dot.node(ids(None, "title"), escape(text), pos=at(x, header_y), shape="plaintext", style="",
                  fontsize=size["title"])
     slice_note = f" (batch {n + 1}, out channel {k + 1}, filter channel {c + 1})" if (N, K, Cg) != (1, 1, 1) else ""
-    boxes = "lands on" if fan or stack else "leaves" if gather else None
+    boxes = "lands on" if fan else "stack" if stack else "leaves" if gather else None
     legend = _legend(focus_x, shown, gradients, slice_note, place, boxes) if caption is None \
         else caption(reading, shown)
     points = FONT["node"] * scale * (1.25 if caption else 1)
@@ -451,11 +451,14 @@ def _with_stack(lines, boxes, stack_w, height, scale):
         cells.append(f'<td port="{_port(k)}" width="{round(72 * stack_w)}" height="{row_h}">{box}</td>')
     own_border = max(1, round(scale))
     text = "<br/>".join(html.escape(r, quote=True) for r in lines)
-    own = (f'<td rowspan="{len(boxes)}"><table style="rounded" border="{own_border}" cellborder="0" '
+    own = (f'<td rowspan="{len(boxes) + 1}"><table style="rounded" border="{own_border}" cellborder="0" '
            f'cellspacing="0" cellpadding="{spacing}" bgcolor="#fff8dc"><tr>'
            f'<td width="{round(72 * 0.6 * scale) - 2 * own_border}" height="{own_h - 2 * own_border - 2 * spacing}">'
            f'{text}</td></tr></table></td>')
-    rows = [f"<tr>{cells[0]}{own}</tr>"] + [f"<tr>{cell}</tr>" for cell in cells[1:]]
+    # the output's own cell first (beside an empty sliver of a row), so its name is the node's first text,
+    # as in every other node (readers of the SVG take a node's first line for its name)
+    rows = [f'<tr><td width="{round(72 * stack_w)}" height="1"></td>{own}</tr>'] \
+        + [f"<tr>{cell}</tr>" for cell in cells]
     return (f'<<table border="0" cellborder="0" cellspacing="{spacing}" cellpadding="0">'
             + "".join(rows) + "</table>>")
 
@@ -469,9 +472,10 @@ def _legend(focus_x, shown, gradients, slice_note, place, boxes):
     """The picture's footer: what an edge means, and the conv's settings (everything counted from 1).
 
     boxes: where each product is written instead of on its edge: "lands on" (a weight or input focus:
-    the output's box; no focus: the weight's box in the output's stack) or "leaves" (an output focus: the
-    weight's box); None: on the edge."""
-    where = f"in the box the edge {boxes}" if boxes else "on the edge"
+    the output's box), "stack" (no focus: the weight's box in the output's stack) or "leaves" (an output
+    focus: the weight's box); None: on the edge."""
+    where = "in the box the edge lands on" if boxes == "stack" else f"in the box the edge {boxes}" if boxes \
+        else "on the edge"
     if focus_x is not None:
         name = input_name(focus_x)
         legend = [f"edge {name} -> o: {name} was multiplied by the weight named {where}, inside o" + slice_note]
@@ -483,6 +487,8 @@ def _legend(focus_x, shown, gradients, slice_note, place, boxes):
     else:
         legend = [f"edge W -> o: W multiplied the input named {where}, inside o" + slice_note]
         if gradients and boxes == "lands on":
+            legend.append("after backward: box = that input's value x dL/do (its share); dL/dW = the sum of the boxes")
+        elif gradients and boxes == "stack":
             legend.append("after backward: box = that input's value x dL/do (its share); "
                           "dL/dW = the sum of the boxes in W's colour")
         elif gradients and boxes:
