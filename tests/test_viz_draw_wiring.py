@@ -63,8 +63,8 @@ def landings(digraph):
             boxes[title.text] = found
         elif g.get("class") == "edge":
             tail, head = (end.split(":")[0] for end in title.text.split("->"))
-            end = np.array(_numbers(g.find(f"{SVG}path").get("d"))[-2:])
-            arrow = np.array(_numbers(g.find(f"{SVG}polygon").get("points"))).reshape(-1, 2)
+            end = np.array(_numbers(g.find(f".//{SVG}path").get("d"))[-2:])
+            arrow = np.array(_numbers(g.find(f".//{SVG}polygon").get("points"))).reshape(-1, 2)
             tips[(tail, head)] = arrow[np.argmax(np.linalg.norm(arrow - end, axis=1))]
     landed = {}
     for (tail, head), (x, y) in tips.items():
@@ -108,6 +108,9 @@ def test_seed_picture_has_16_edges_each_landing_on_its_input_and_square_grids():
         text, colour = landed[(w, out)]
         assert text == f"{x} {xv.data:.6g}\u00b7{bracketed(ov.grad)} = {xv.data * ov.grad:.6g}"
         assert colour == colours[w]
+    # the edge itself records the input it multiplied too: its tooltip, in the source and on hovering
+    tips = dict(re.findall(r'\t(W\d\d -> o\d\d) \[.*?tooltip="([^"]*)"', picture.source))
+    assert {k: tip.split()[0] for k, tip in tips.items()} == {f"{w} -> {out}": x for w, out, x in triples}
     for w in W.flat:  # each weight shows its total, the sum of its edges
         assert nodes[w.name][2][-1] == f"= {w.grad:.6g}"
     # the 3x3 input is drawn as a square grid: 3 columns, 3 rows, equal steps

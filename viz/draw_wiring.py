@@ -359,13 +359,16 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     # --- the edges, one per product shown ---
     for t in shown:
         strong, _ = colour[t.weight]
+        # each edge also carries its product as its tooltip (what hovering over it shows, and the edge's own
+        # record of the input it multiplied in the source), though the picture writes it in a box
         if fan or gather:  # the product is in the box the edge lands on (leaves from)
-            dot.edge(node_id[t.x if focus_x is not None else t.weight], node_id[t.out], color=strong)
+            tip = " ".join(_product_lines(t, reading, focus_x is not None, gradients))
+            dot.edge(node_id[t.x if focus_x is not None else t.weight], node_id[t.out], color=strong, tooltip=tip)
             continue
         # from the weight's east side to its own box in the output's stack, entered from the west (the sides
         # facing each other)
         dot.edge(node_id[t.weight], node_id[t.out], tailport="e", headport=f"{_port(weight_index[t.weight])}:w",
-                 color=strong)
+                 color=strong, tooltip=window[t.out][t.weight])
 
     if pooled is not None:
         _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size,
