@@ -1,5 +1,6 @@
 """`python -m tinygrad_conv explain`: equations on stdout, two SVGs, and one-line errors with exit status 2."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,10 +34,14 @@ def test_seed_explain_prints_equations_and_writes_svgs(tmp_path):
         root = ET.parse(tmp_path / "pics" / name).getroot()
         assert root.tag.endswith("svg")
     wiring = (tmp_path / "pics" / "wiring.svg").read_text()
-    # the seed's wiring: all 16 W_ab -> o_ij edges, each titled by its ends, then o -> p
-    titles = {t.split("</title>")[0].replace("&#45;&gt;", "->") for t in wiring.split('class="edge">\n<title>')[1:]}
+    # the seed's wiring: all 16 W_ab -> o_ij edges, each titled by its ends (a W -> o edge with the sides it
+    # leaves and enters, "W11:e->o11:w", as it lands on W11's box in o11's stack), then o -> p
+    titles = {re.sub(r":[a-z]+\b", "", t.split("</title>")[0].replace("&#45;&gt;", "->"))
+              for t in wiring.split('class="edge">\n<title>')[1:]}
     assert titles == {f"W{a}{b}->o{i}{j}" for a in "12" for b in "12" for i in "12" for j in "12"} | \
         {f"o{i}{j}->p" for i in "12" for j in "12"}
+    # I22 sits in all four windows: a box naming it and its share 5 * 6.75 in each output's stack
+    assert wiring.count(">I22 &#160;5\u00b76.75 = 33.75<") == 4
     r = run("explain", "--image", "5x5", "--filter", "3x3", "--padding", "1", "--out", str(tmp_path / "big"))
     big = (tmp_path / "big" / "wiring.svg").read_text()
     # 5x5 with a 3x3 filter and padding 1 has 225 products: one input panel per weight, each ending in its sum

@@ -1,4 +1,5 @@
 """draw_conv_wiring: rendered with the real Graphviz, the picture holds the right nodes, edges and grids."""
+import re
 import shutil
 import xml.etree.ElementTree as ET
 
@@ -31,6 +32,50 @@ def render(digraph):
     return nodes, edges
 
 
+def _numbers(text):
+    return [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", text)]
+
+
+def landings(digraph):
+    """(tail, head) -> (text, colour) of the box each edge's arrowhead touches in its head node, from the SVG
+    Graphviz draws: a box is a node's outline drawn in a colour (not black), its text the line drawn inside it.
+
+    An edge's tip is its arrowhead's corner farthest from where its path ends. (Only edges that touch a
+    coloured box are listed.)"""
+    root = ET.fromstring(digraph.pipe(format="svg"))
+    boxes = {}  # node title -> [(x0, y0, x1, y1, colour, text)]
+    tips = {}
+    for g in root.iter(f"{SVG}g"):
+        title = g.find(f"{SVG}title")
+        if g.get("class") == "node":
+            found = []
+            for path in g.iter(f"{SVG}path"):
+                colour = path.get("stroke")
+                if colour in (None, "transparent", "black", "none"):
+                    continue
+                xy = np.array(_numbers(path.get("d"))).reshape(-1, 2)
+                found.append([*xy.min(axis=0), *xy.max(axis=0), colour, None])
+            for t in g.iter(f"{SVG}text"):
+                x, y = float(t.get("x")), float(t.get("y"))
+                for box in found:
+                    if box[0] <= x <= box[2] and box[1] <= y <= box[3]:
+                        box[5] = " ".join((t.text or "").split())
+            boxes[title.text] = found
+        elif g.get("class") == "edge":
+            tail, head = (end.split(":")[0] for end in title.text.split("->"))
+            end = np.array(_numbers(g.find(f".//{SVG}path").get("d"))[-2:])
+            arrow = np.array(_numbers(g.find(f".//{SVG}polygon").get("points"))).reshape(-1, 2)
+            tips[(tail, head)] = arrow[np.argmax(np.linalg.norm(arrow - end, axis=1))]
+    landed = {}
+    for (tail, head), (x, y) in tips.items():
+        touched = [(text, colour) for x0, y0, x1, y1, colour, text in boxes.get(head, [])
+                   if x0 - 2 <= x <= x1 + 2 and y0 - 0.5 <= y <= y1 + 0.5]
+        assert len(touched) <= 1, f"{tail}->{head} touches {touched}"
+        if touched:
+            landed[(tail, head)] = touched[0]
+    return landed
+
+
 def seed(backward=True, pool=None):
     I = tc.values(np.arange(1.0, 10.0).reshape(3, 3), name="I")
     W = tc.values([[0.5, -1.0], [0.25, 2.0]], name="W")
@@ -42,21 +87,30 @@ def seed(backward=True, pool=None):
 
 
 @needs_dot
-def test_seed_picture_has_16_labelled_edges_and_square_grids():
+def test_seed_picture_has_16_edges_each_landing_on_its_input_and_square_grids():
     I, W, o, _ = seed()
-    nodes, edges = render(viz.draw_conv_wiring(o, W, I, layout="edges"))
+    picture = viz.draw_conv_wiring(o, W, I, layout="edges")
+    nodes, edges = render(picture)
     w_to_o = {k: v for k, v in edges.items() if k[0].startswith("W") and k[1].startswith("o")}
     assert len(w_to_o) == 16 == len(edges)
+    assert all(texts == [] for texts in w_to_o.values())  # the products are in boxes, not on the edges
     for w in ("W11", "W12", "W21", "W22"):
         assert sum(t == w for t, _ in w_to_o) == 4
     for out in ("o11", "o12", "o21", "o22"):
         assert sum(h == out for _, h in w_to_o) == 4
+    landed = landings(picture)
+    assert set(landed) == set(w_to_o)
     triples = viz.conv_wiring(o, W)
-    for w, out, x in triples:  # each edge is labelled with the input it multiplied, then its share x * dL/do
-        xv = next(v for v in I.flat if v.name == x)
+    colours = {w.name: viz.palette.weight_colour(k)[0] for k, w in enumerate(W.flat)}
+    for w, out, x in triples:  # each edge lands on a box in W's colour naming the input it multiplied, then
+        xv = next(v for v in I.flat if v.name == x)  # its share x * dL/do
         ov = next(v for v in o.flat if v.name == out)
-        assert w_to_o[(w, out)][0] == x
-        assert w_to_o[(w, out)][-1] == f"= {xv.data * ov.grad:.6g}"
+        text, colour = landed[(w, out)]
+        assert text == f"{x} {xv.data:.6g}\u00b7{bracketed(ov.grad)} = {xv.data * ov.grad:.6g}"
+        assert colour == colours[w]
+    # the edge itself records the input it multiplied too: its tooltip, in the source and on hovering
+    tips = dict(re.findall(r'\t(W\d\d -> o\d\d) \[.*?tooltip="([^"]*)"', picture.source))
+    assert {k: tip.split()[0] for k, tip in tips.items()} == {f"{w} -> {out}": x for w, out, x in triples}
     for w in W.flat:  # each weight shows its total, the sum of its edges
         assert nodes[w.name][2][-1] == f"= {w.grad:.6g}"
     # the 3x3 input is drawn as a square grid: 3 columns, 3 rows, equal steps
@@ -71,8 +125,10 @@ def test_seed_picture_has_16_labelled_edges_and_square_grids():
 @needs_dot
 def test_before_backward_edges_carry_only_the_input():
     I, W, o, _ = seed(backward=False)
-    nodes, edges = render(viz.draw_conv_wiring(o, W, I, layout="edges"))
-    assert all(len(texts) == 1 for texts in edges.values())
+    picture = viz.draw_conv_wiring(o, W, I, layout="edges")
+    nodes, edges = render(picture)
+    landed = landings(picture)  # each edge lands on a box that names the input alone
+    assert {k: text for k, (text, _) in landed.items()} == {(w, out): x for w, out, x in viz.conv_wiring(o, W)}
     assert not any("dL/dW" in " ".join(n[2]) for n in nodes.values() if n)
     nodes, _ = render(viz.draw_conv_wiring(o, W, I, weight="W12"))  # a fan's box: the input alone
     assert [nodes[h][2] for h in ("o11", "o22")] == [["I12", "o11", "9.5"], ["I23", "o22", f"{o[1, 1].data:.6g}"]]
@@ -115,9 +171,17 @@ def test_pool_routes_are_drawn():
     notes = [v[2] for v in nodes.values() if v and "mean: each o gets" in v[2]]
     assert notes == [["pool", "mean: each o gets", f"dL/dp x 1/4 = {p.grad / 4:.6g}"]]
     I, W, o, p = seed(pool="max")
-    _, edges = render(viz.draw_conv_wiring(o, W, I, pooled=p, layout="edges"))
-    winners = [k for k, v in edges.items() if k[1] == "p11" and v[0].startswith("max: winner")]
-    assert winners == [("o22", "p11")]
+    picture = viz.draw_conv_wiring(o, W, I, pooled=p, layout="edges")
+    nodes, edges = render(picture)
+    # the max's routes converge on p11 unlabelled (a label would lie on the others): the winner's is solid
+    # green, the others dashed grey, and the pool's title says so
+    root = ET.fromstring(picture.pipe(format="svg"))
+    solid = [g.find(f"{SVG}title").text.replace("&#45;&gt;", "->") for g in root.iter(f"{SVG}g")
+             if g.get("class") == "edge" and g.find(f"{SVG}title").text.endswith("p11")
+             and g.find(f"{SVG}path").get("stroke-dasharray") is None]
+    assert solid == ["o22->p11"] and all(v == [] for k, v in edges.items() if k[1] == "p11")
+    assert [v[2] for v in nodes.values() if v and v[2][0] == "pool"] == \
+        [["pool", "max: the winner (solid) gets dL/dp, x1", "the others (dashed) get 0"]]
 
 
 @settings(max_examples=15, deadline=None)
@@ -129,9 +193,11 @@ def test_strided_padded_dilated_pictures_follow_the_formula(stride, padding, dil
     I = tc.values(np.arange(size * size, dtype=float).reshape(size, size), name="I")
     W = tc.values(np.ones((2, 2)), name="W")
     o = F.conv2d(I, W, stride=stride, padding=padding, dilation=dilation)
-    nodes, edges = render(viz.draw_conv_wiring(o, W, I, layout="edges"))
+    picture = viz.draw_conv_wiring(o, W, I, layout="edges")
+    nodes, edges = render(picture)
+    landed = landings(picture)
     OH, OW = o.shape
-    assert len(edges) == OH * OW * 4
+    assert len(edges) == OH * OW * 4 == len(landed)
     # input cells sit on a grid; padding cells read "0"; every real input keeps its (row, col) place
     step = None
     for (r, c), v in np.ndenumerate(I):
@@ -146,7 +212,7 @@ def test_strided_padded_dilated_pictures_follow_the_formula(stride, padding, dil
             for b in range(2):
                 rr, cc = stride * i + dilation * a - padding, stride * j + dilation * b - padding
                 expected = I[rr, cc].name if 0 <= rr < size and 0 <= cc < size else "0"
-                assert edges[(f"W{a + 1}{b + 1}", out.name)][0] == expected
+                assert landed[(f"W{a + 1}{b + 1}", out.name)][0].split()[0] == expected
 
 
 @needs_dot
@@ -155,9 +221,11 @@ def test_multichannel_picture_one_pair_at_a_time():
     I = tc.values(rng.normal(size=(2, 2, 3, 3)), name="I")
     W = tc.values(rng.normal(size=(3, 2, 2, 2)), name="W")
     o = F.conv2d(I, W)
-    nodes, edges = render(viz.draw_conv_wiring(o, W, I, batch=1, out_channel=2, in_channel=1, layout="edges"))
+    picture = viz.draw_conv_wiring(o, W, I, batch=1, out_channel=2, in_channel=1, layout="edges")
+    nodes, edges = render(picture)
     assert len(edges) == 16
     assert all(t.startswith("W[3,2,") and h.startswith("o[2,3,") for t, h in edges)
-    assert all(v[0].startswith("I[2,2,") for v in edges.values())
+    landed = landings(picture)
+    assert set(landed) == set(edges) and all(text.startswith("I[2,2,") for text, _ in landed.values())
     with pytest.raises(ValueError, match="out_channel"):
         viz.draw_conv_wiring(o, W, out_channel=3)

@@ -264,11 +264,16 @@ def test_focus_on_an_input_pixel_draws_its_reach_and_its_gradient():
 def test_max_pool_tie_is_said_to_be_a_tie_and_the_first_gets_the_gradient():
     I, W, o, p = conv((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), pool=("max", 2), values=np.ones((3, 3)))
     assert [v.grad != 0 for v in o.flat] == [True, False, False, False]  # the engine's rule: the first wins
-    graph = json.loads(viz.draw_conv_wiring(o, W, I, pooled=p, layout="edges").pipe(format="json"))
+    picture = viz.draw_conv_wiring(o, W, I, pooled=p, layout="edges")
+    graph = json.loads(picture.pipe(format="json"))
     ids = {obj["_gvid"]: obj["name"] for obj in graph["objects"]}
-    routes = {ids[e["tail"]]: e["label"] for e in graph["edges"] if ids[e["head"]] == "p11"}
-    assert "max: tie with o12, o21, o22, the first gets it, x1" in routes["o11"]
-    assert "max: tie with o11, o21, o22, not the first, x0" in routes["o12"]
+    # the routes converge on p11 unlabelled (a label would lie on the others): the first of the tie's is the
+    # solid one, and the pool's title names the tie
+    routes = {ids[e["tail"]]: e.get("style") for e in graph["edges"] if ids[e["head"]] == "p11"}
+    assert routes == {"o11": "solid", "o12": "dashed", "o21": "dashed", "o22": "dashed"}
+    title = [t[3] for _, (_, texts, _) in drawn(picture).items() for t in texts if texts[0][3] == "pool"]
+    assert "tie in p11: o11 = o12 = o21 = o22; the first, o11, gets it" in title
+    assert label_clashes(picture) == []
     text = viz.conv_equations(o, W, pooled=p)
     assert "a tie: o11, o12, o21, o22 are all the max; all of dL/dp11 goes to the first, o11" in text
     label = drawn(viz.draw_conv_wiring(o, W, I, pooled=p, layout="panels"))["outputs"][2]
@@ -276,15 +281,14 @@ def test_max_pool_tie_is_said_to_be_a_tie_and_the_first_gets_the_gradient():
 
 
 @needs_dot
-def test_negative_factors_keep_their_brackets_on_edge_labels():
+def test_negative_factors_keep_their_brackets_in_the_boxes_edges_land_on():
     I = tc.values([[4.0, 1.0], [1.0, 1.0]], name="I")
     W = tc.values([[1.0]], name="W")
     o = F.conv2d(I, W)
     (o[0, 0] * -0.25 + o[0, 1]).backward()  # dL/do11 = -0.25
-    graph = json.loads(viz.draw_conv_wiring(o, W, I, layout="edges").pipe(format="json"))
-    ids = {obj["_gvid"]: obj["name"] for obj in graph["objects"]}
-    labels = {(ids[e["tail"]], ids[e["head"]]): e["label"] for e in graph["edges"]}
-    assert "4\u00b7(-0.25)" in labels[("W11", "o11")] and "= -1" in labels[("W11", "o11")]
+    from test_viz_draw_wiring import landings  # the box each edge lands on, as drawn
+    text, _ = landings(viz.draw_conv_wiring(o, W, I, layout="edges"))[("W11", "o11")]
+    assert text == "I11 4\u00b7(-0.25) = -1"
 
 
 @needs_dot
@@ -488,3 +492,37 @@ def test_focus_labels_touch_no_other_edge_and_no_other_label(case, kind):
         assert label_clashes(viz.draw_conv_wiring(o, W, I, pooled=p, scale=scale, **{kind: focus})) == []
     if case is FANS[0] and kind == "weight":  # the README's summary: the same fan over its equation
         assert label_clashes(viz.draw_summary(o, W, I, weight=focus, pooled=p)) == []
+
+
+EDGES = [  # (image, filter, stride, padding, dilation, pool): every W -> o edge at once (layout="edges")
+    ((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), "global"),    # the seed, explain's default: 16 edges
+    ((3, 3), (2, 2), (1, 1), (0, 0), (1, 1), ("max", 2)),  # a max's routes converge on p11
+    ((4, 4), (2, 2), (1, 1), (0, 0), (1, 1), "global"),    # explain --image 4x4: 36 edges, still the default
+    ((3, 3), (2, 2), (2, 2), (1, 1), (1, 1), ("max", 2)),  # stride 2, padding 1: boxes naming padding zeros
+    ((5, 5), (3, 3), (1, 1), (0, 0), (1, 1), None),        # 81 edges: panels by default, edges when asked
+]
+
+
+@needs_dot
+@pytest.mark.parametrize("case", EDGES, ids=lambda c: "{}x{} k{}x{} s{} p{} d{} {}".format(
+    *c[0], *c[1], c[2][0], c[3][0], c[4][0], "".join(map(str, c[5])) if isinstance(c[5], tuple) else c[5]))
+def test_all_edges_labels_touch_no_other_edge_and_no_other_label(case):
+    """Without a focus every product is drawn: each edge lands on its own box in its output's stack, which
+    names the input it multiplied (the seed's 16 edge labels had 31 clashes)."""
+    from test_viz_draw_wiring import landings
+    size, kernel, stride, padding, dilation, pool = case
+    I, W, o, p = conv(size, kernel, stride, padding, dilation, pool=pool)
+    from viz.wiring import read_conv
+    terms = read_conv(o, W).terms
+    for scale in ((1.0, 1.5) if case is EDGES[0] else (1.0,)):
+        picture = viz.draw_conv_wiring(o, W, I, pooled=p, layout="edges", scale=scale)
+        assert label_clashes(picture) == []
+        if case[0] == (3, 3):  # the box each of the 16 edges lands on names its input, in the weight's colour
+            landed = landings(picture)
+            assert len(landed) == len(terms) == 16
+            for t in terms:
+                (a, b), = [index for index, w in np.ndenumerate(W) if w is t.weight]
+                text, colour = landed[(t.weight.name, t.out.name)]
+                assert text.split()[0] == t.x.name  # (a padding zero's name is "0")
+                assert text.endswith(f"= {written(t.x.data * t.out.grad)}")
+                assert colour == viz.palette.weight_colour(a * kernel[1] + b)[0]

@@ -5,11 +5,16 @@
     I21 I22 I23      W21 W22            o21 o22
     I31 I32 I33
 
-Every product x * W_ab inside output o_ij becomes an edge W_ab -> o_ij
-labelled with x, the input it multiplied. After backward() the edge also
-carries x * dL/do_ij, the share of dL/dW_ab that came back along it, and
-W_ab shows the total: the sum of its edges. One colour per weight (viz.palette)
-makes the sliding window visible.
+Every product x * W_ab inside output o_ij becomes an edge W_ab -> o_ij that
+lands on a box naming x, the input it multiplied. After backward() the box
+also says x * dL/do_ij, the share of dL/dW_ab that came back along the edge,
+and W_ab shows the total: the sum of its boxes. One colour per weight
+(viz.palette) makes the sliding window visible.
+
+    W11 ----> [I11  1*6.75 = 6.75 ]
+    W12 ----> [I12  2*6.75 = 13.5 ]  o11
+    W21 ----> [I21  4*6.75 = 27   ]  9.5
+    W22 ----> [I22  5*6.75 = 33.75]
 
 All edges at once are a tangle past the seed's 16, so by default the picture
 is viz.panels' small multiples (one input grid per weight), and the edges are
@@ -20,21 +25,21 @@ drawn for one focus:
     input="I23"    I23's reach: edges I23 -> o_ij with the weight W_ab it met there,
                    whose shares W_ab * dL/do_ij add up to dL/dI23 (the flipped filter).
 
-A focus writes each product in a box beside a node, not on the edge: the
-fans (weight, input) at the front of the output the edge lands on
-([I12 2*6.75 = 13.5 | o11 ...]), an output focus after the weight the edge
-leaves ([W11 ... | I22 5*6.75 = 33.75]). neato routes a focus's edges around
-the nodes, so they bunch, and a label at an edge's midpoint would lie on its
-neighbours; a node's text is an obstacle every edge avoids. (A max pool's
-routes in a fan go unlabelled for the same reason; the pool's title says
-solid = the winner.) Without a focus every edge carries its label.
+Every product is written in a box beside a node, never on its edge: without
+a focus each output has a stack of kh*kw boxes, one per weight in the
+filter's order, and W_ab's edge leaves its east side and lands on its own box
+(a port of the output's node, entered from the west); a fan (weight, input focus) writes it at the
+front of the output the edge lands on ([I12 2*6.75 = 13.5 | o11 ...]), an
+output focus after the weight the edge leaves ([W11 ... | I22 5*6.75 = 33.75]).
+neato routes the edges around the nodes, so they bunch and cross, and a label
+at an edge's midpoint would lie on its neighbours (the seed's 16 labelled
+edges had 31 such clashes); a node's text is an obstacle every edge avoids.
+(A max pool's routes go unlabelled for the same reason, except in an output
+focus's one window; the pool's title says solid = the winner.)
 
-Positions are pinned (neato, pos="x,y!"), so grids are drawn as grids. The
-filter's cells are spaced so that no two edge labels land on the same spot:
-outputs are kh (kw) filter-cells apart, so the midpoints of all the edges
-fall on distinct points of a lattice. Node ids are the Values' names where
-those are plain and unique, and otherwise made-up ids with a "_" (which no
-plain name has), so the two can never collide.
+Positions are pinned (neato, pos="x,y!"), so grids are drawn as grids. Node
+ids are the Values' names where those are plain and unique, and otherwise
+made-up ids with a "_" (which no plain name has), so the two can never collide.
 """
 import html
 
@@ -55,6 +60,7 @@ SHARE_GAP = 0.08          # inches between a fan's product box and its output's 
 FAN_EDGES = 36            # a weight focus with more outputs is drawn as that weight's panel, not as edges
 SPLINE_NODES = 200        # nodes past which edges are drawn straight (curved routing is too slow)
 FONT = {"title": 14, "node": 11, "edge": 9}  # points at scale 1
+STACK_ROW = 0.24          # inches per box in an output's stack (one line of node-sized text), x scale
 
 
 def _pick(name, value, size):
@@ -122,8 +128,8 @@ def draw_conv_wiring(outputs, weights, inputs=None, *, batch=0, out_channel=0, i
         the outputs it reached and the weights it met (dL/dI23 = sum of W_ab * dL/do_ij).
     pooled: a max or average pool's output, drawn to the right with how it routes dL/dp back.
     gradients: label the gradients; by default when backward() has run.
-    layout: "edges" (every product W_ab -> o_ij as an edge labelled with the input it multiplied; the
-        default with a focus, and without one while there are at most 36 such edges, as in the seed)
+    layout: "edges" (every product W_ab -> o_ij as an edge landing on a box that names the input it
+        multiplied; the default with a focus, and without one while there are at most 36 such edges, as in the seed)
         or "panels" (one input grid per weight, viz.panels; the default past 36 edges, and for a
         weight focus feeding more than 36 outputs, when it draws that weight's panel alone).
     scale: multiplies fonts and boxes (1.5 for a projector); the gaps between grids stay.
@@ -207,7 +213,7 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     size = {key: f"{points * scale:.3g}" for key, points in FONT.items()}
     dot = graphviz.Digraph("wiring", engine="neato")
     # curved edges are routed around every node, which takes neato minutes past a few hundred nodes;
-    # straight lines then (labels stay on the lattice of midpoints)
+    # straight lines then
     many = len(cells) + ws.size + outs.size > SPLINE_NODES
     dot.attr("graph", splines="line" if many else "true", outputorder="edgesfirst", fontname="Helvetica",
              fontsize=size["title"], labelloc="t", pad="0.3")
@@ -218,6 +224,7 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
              penwidth=f"{1.3 * scale:.3g}")
     ids = _Ids()
     colour = {w: PALETTE[i % len(PALETTE)] for i, w in enumerate(ws.flat)}
+    weight_index = {w: i for i, w in enumerate(ws.flat)}
     tall = f"{(0.8 if gradients else 0.5) * scale:.3g}"
 
     # --- the input grid (padded coordinates, rows going down) ---
@@ -252,14 +259,26 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     # (leaves from) the box (a port would name it, but would change the edges' names in SVG titles)
     share_w = max(share_w, scale * (0.6 + SHARE_GAP + 0.1))
     boxed_w = share_w + SHARE_GAP * scale + 0.6 * scale  # a node with a product box: its width
-    out_w = boxed_w if fan else 0.6 * scale
+    # Without a focus every product is drawn, kh*kw edges into each output: each output gets a stack of
+    # boxes, one per weight in the filter's order, and W_ab's edge lands on its own box, which names the
+    # input it multiplied (see _with_stack). An edge label sat where the fans cross, on the other edges.
+    stack = not (fan or gather)
+    window = {o: {} for o in outs.flat}
+    for t in shown:
+        window[t.out][t.weight] = _stack_line(t, gradients)
+    stack_w = scale * (CHAR_WIDTH * max((len(line) for boxes in window.values() for line in boxes.values()),
+                                        default=0) + 0.2)
+    stack_h = ws.size * scale * STACK_ROW + scale * 0.04  # (the stack's spacing around it)
+    out_h = max(float(tall), stack_h) if stack else float(tall)
+    out_w = boxed_w if fan else stack_w + scale * 0.6 if stack else 0.6 * scale
     w_node = boxed_w if gather else 0.6 * scale
     w_cols = max(filter_step, w_node + 0.9 * scale)      # the filter's columns, apart enough for edges
-    o_rows = filter_step * (1.2 if fan or gather else kh)
-    o_cols = max(filter_step * 1.6, out_w + 0.9 * scale) if fan or gather else filter_step * kw
+    # (a stack's edges come in from the left: the outputs stand apart enough for them to pass between)
+    o_rows = out_h + 0.9 * scale if stack else filter_step * 1.2
+    o_cols = out_w + 1.2 * scale if stack else max(filter_step * 1.6, out_w + 0.9 * scale)
     o_h = (OH - 1) * o_rows
-    top = max(in_h, w_h, o_h) / 2  # every grid centred on y = 0
-    gap = (1.3 if fan or gather else 2) * GAP
+    top = max(in_h, w_h, o_h + out_h - float(tall)) / 2  # every grid centred on y = 0
+    gap = 1.3 * GAP
     x_w = (cols - 1) * step + GAP + 0.2 * scale + w_node / 2
     x_o = x_w + (kw - 1) * w_cols + w_node / 2 + gap + 0.2 * scale + out_w / 2 - 0.3 * scale
     x_end = x_o + (OW - 1) * o_cols + out_w / 2 - 0.3 * scale  # (the pool is placed from a 0.6-wide output)
@@ -314,6 +333,10 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
             dot.node(node_id[o], _with_product(lines, products.get(o), share_w, float(tall), scale, fill=fill,
                                                ink=ink),
                      pos=where, shape="none", style="", margin="0", width="0", height="0")
+        elif stack:  # [a box per weight | output]: W_ab's edge lands on its box
+            dot.node(node_id[o], _with_stack(lines, [(window[o].get(w), colour[w][0]) for w in ws.flat],
+                                             stack_w, out_h, scale),
+                     pos=where, shape="none", style="", margin="0", width="0", height="0")
         else:
             dot.node(node_id[o], label(*lines), pos=where, fillcolor=fill, fontcolor=ink, height=tall)
 
@@ -325,7 +348,7 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
         dot.node(ids(None, "title"), escape(text), pos=at(x, header_y), shape="plaintext", style="",
                  fontsize=size["title"])
     slice_note = f" (batch {n + 1}, out channel {k + 1}, filter channel {c + 1})" if (N, K, Cg) != (1, 1, 1) else ""
-    boxes = "lands on" if fan else "leaves" if gather else None
+    boxes = "lands on" if fan else "stack" if stack else "leaves" if gather else None
     legend = _legend(focus_x, shown, gradients, slice_note, place, boxes) if caption is None \
         else caption(reading, shown)
     points = FONT["node"] * scale * (1.25 if caption else 1)
@@ -336,18 +359,21 @@ def _draw_edges(outputs, weights, inputs, batch, out_channel, in_channel, weight
     # --- the edges, one per product shown ---
     for t in shown:
         strong, _ = colour[t.weight]
+        # each edge also carries its product as its tooltip (what hovering over it shows, and the edge's own
+        # record of the input it multiplied in the source), though the picture writes it in a box
         if fan or gather:  # the product is in the box the edge lands on (leaves from)
-            dot.edge(node_id[t.x if focus_x is not None else t.weight], node_id[t.out], color=strong)
+            tip = " ".join(_product_lines(t, reading, focus_x is not None, gradients))
+            dot.edge(node_id[t.x if focus_x is not None else t.weight], node_id[t.out], color=strong, tooltip=tip)
             continue
-        lines = [input_name(t.x)]
-        if gradients:
-            lines += [f"{signed(t.x.data)}\u00b7{signed(t.out.grad)}", f"= {number(t.x.data * t.out.grad)}"]
-        dot.edge(node_id[t.weight], node_id[t.out], label=boxed(lines, strong), color=strong)
+        # from the weight's east side to its own box in the output's stack, entered from the west (the sides
+        # facing each other)
+        dot.edge(node_id[t.weight], node_id[t.out], tailport="e", headport=f"{_port(weight_index[t.weight])}:w",
+                 color=strong, tooltip=window[t.out][t.weight])
 
     if pooled is not None:
         _draw_pool(dot, pooled, outputs, outs, node_id, ids, gradients, x_end, at, header_y, scale, size,
                    gap, losers=caption is None,
-                   routes_from=reached if focus_o is not None or focus_x is not None else None, labels=not fan)
+                   routes_from=reached if focus_o is not None or focus_x is not None else None, labels=gather)
     return dot
 
 
@@ -391,6 +417,55 @@ def _with_product(lines, product, share_w, height, scale, *, fill, ink, edge="bl
             + "".join(cells if product_first else cells[::-1]) + "</tr></table>>")
 
 
+def _stack_line(t, gradients):
+    """A product's line in its output's stack: the input the weight multiplied, and after backward()
+    its share of dL/dW: "I12  2\u00b76.75 = 13.5"."""
+    line = input_name(t.x)
+    if gradients:
+        line += f"  {signed(t.x.data)}\u00b7{signed(t.out.grad)} = {number(t.x.data * t.out.grad)}"
+    return line
+
+
+def _port(k):
+    """The port of the k-th weight's box in an output's stack (k counted row by row from 0)."""
+    return f"w{k}"
+
+
+def _with_stack(lines, boxes, stack_w, height, scale):
+    """An output with a stack of boxes on its left, one per weight: [box W11 / box W12 / ... | output].
+
+    lines: the output's own text. boxes: (line, colour) per weight in the filter's row-by-row order; the
+    k-th box has port _port(k), where W_ab's edge lands, and says in W_ab's colour which input it
+    multiplied (line None: the weight met no input here; an empty box as tall keeps the stack aligned).
+    """
+    border = max(1, round(scale))
+    spacing = max(1, round(2 * scale))
+    row_h = round(72 * STACK_ROW * scale) - spacing
+    own_h = round(72 * height) - 2 * spacing
+    cells = []
+    for k, (line, colour) in enumerate(boxes):
+        if line is None:
+            box = ""
+        else:
+            box = (f'<table style="rounded" border="{border}" cellborder="0" cellspacing="0" cellpadding="0" '
+                   f'color="{colour}" bgcolor="white"><tr><td width="{round(72 * stack_w) - 2 * border}" '
+                   f'height="{row_h - 2 * border}"><font color="{colour}">{html.escape(line, quote=True)}'
+                   f'</font></td></tr></table>')
+        cells.append(f'<td port="{_port(k)}" width="{round(72 * stack_w)}" height="{row_h}">{box}</td>')
+    own_border = max(1, round(scale))
+    text = "<br/>".join(html.escape(r, quote=True) for r in lines)
+    own = (f'<td rowspan="{len(boxes) + 1}"><table style="rounded" border="{own_border}" cellborder="0" '
+           f'cellspacing="0" cellpadding="{spacing}" bgcolor="#fff8dc"><tr>'
+           f'<td width="{round(72 * 0.6 * scale) - 2 * own_border}" height="{own_h - 2 * own_border - 2 * spacing}">'
+           f'{text}</td></tr></table></td>')
+    # the output's own cell first (beside an empty sliver of a row), so its name is the node's first text,
+    # as in every other node (readers of the SVG take a node's first line for its name)
+    rows = [f'<tr><td width="{round(72 * stack_w)}" height="1"></td>{own}</tr>'] \
+        + [f"<tr>{cell}</tr>" for cell in cells]
+    return (f'<<table border="0" cellborder="0" cellspacing="{spacing}" cellpadding="0">'
+            + "".join(rows) + "</table>>")
+
+
 def focused(weight, output):
     """Whether a weight or output focus tints the inputs that take part."""
     return weight is not None or output is not None
@@ -399,9 +474,11 @@ def focused(weight, output):
 def _legend(focus_x, shown, gradients, slice_note, place, boxes):
     """The picture's footer: what an edge means, and the conv's settings (everything counted from 1).
 
-    boxes: where a focus wrote each product instead of on its edge: "lands on" (a weight or input focus:
-    the output's box) or "leaves" (an output focus: the weight's box); None: on the edge."""
-    where = f"in the box the edge {boxes}" if boxes else "on the edge"
+    boxes: where each product is written instead of on its edge: "lands on" (a weight or input focus:
+    the output's box), "stack" (no focus: the weight's box in the output's stack) or "leaves" (an output
+    focus: the weight's box); None: on the edge."""
+    where = "in the box the edge lands on" if boxes == "stack" else f"in the box the edge {boxes}" if boxes \
+        else "on the edge"
     if focus_x is not None:
         name = input_name(focus_x)
         legend = [f"edge {name} -> o: {name} was multiplied by the weight named {where}, inside o" + slice_note]
@@ -414,6 +491,9 @@ def _legend(focus_x, shown, gradients, slice_note, place, boxes):
         legend = [f"edge W -> o: W multiplied the input named {where}, inside o" + slice_note]
         if gradients and boxes == "lands on":
             legend.append("after backward: box = that input's value x dL/do (its share); dL/dW = the sum of the boxes")
+        elif gradients and boxes == "stack":
+            legend.append("after backward: box = that input's value x dL/do (its share); "
+                          "dL/dW = the sum of the boxes in W's colour")
         elif gradients and boxes:
             legend.append("after backward: box = that input's value x dL/do, this output's share of dL/dW")
         elif gradients:
