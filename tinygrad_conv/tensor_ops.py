@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from . import buffers, layout, reductions
-from .tensor import Tensor, _broadcasts_to, _leaf, _result
+from .tensor import Tensor, _broadcasts_to, _leaf, _masked, _result
 from .value import Value
 from .windows import add_windows_back, sliding_windows
 
@@ -92,11 +92,8 @@ def window_max(x, kernel, stride, last_nan=False):
         # the winners as a one-hot mask over the windows, laid out in memory as x is
         winners = np.equal(winner[..., None, None], np.arange(kh * kw, dtype=winner.dtype).reshape(kh, kw),
                            out=buffers.empty_like(windows, bool))
-        grad_windows = sliding_windows(grad, kernel, stride, writeable=True)
-        if g.size == 0 or np.isfinite(g.max()) and np.isfinite(g.min()):
-            np.multiply(g, winners, out=grad_windows)  # (many times faster than np.where)
-        else:  # an inf or nan must not reach the losers as 0 * inf = nan: they get exactly 0
-            np.copyto(grad_windows, np.where(winners, g, g.dtype.type(0)))
+        # the losers get exactly 0, even where g is inf or nan (tensor._masked, as relu's and max's VJPs)
+        _masked(g, winners, out=sliding_windows(grad, kernel, stride, writeable=True))
         return (grad,)
     return _result(out, (x,), "window_max", vjp)
 
